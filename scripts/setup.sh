@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memtrack needs (when missing) and builds everything into build/.
+# Used by both quick-start commands and by CI. Run as root on Debian 12 (or with the packages
+# already installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What each package is for is listed in README.md ("Dependencies").
+packages=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev
+          python3 valgrind clang-format)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "memtrack setup: installing ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "memtrack setup: missing packages (${missing[*]}); run as root or install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo ${MEMTRACK_CMAKE_FLAGS:-} >/dev/null
+cmake --build build -j"$(nproc)"

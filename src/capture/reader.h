@@ -1,0 +1,79 @@
+/* The capture reader: loads a capture file (docs/FORMAT.md) into memory and validates all of
+ * it, so that the report code can trust every index and count it is given. Runs in the
+ * reporting tool, never in the tracked process; it may use malloc. */
+#ifndef MT_CAPTURE_READER_H
+#define MT_CAPTURE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mt_cap_totals_s {
+    uint64_t allocations, frees, allocated_bytes, freed_bytes;
+    uint64_t live_blocks, live_bytes;
+    uint64_t peak_bytes, peak_time_ns, peak_blocks;
+    uint64_t temporary, unknown_frees, threads;
+} mt_cap_totals_t;
+
+typedef struct mt_cap_module_s {
+    uint64_t bias, start, end;
+    char *path;             /* NUL-terminated copy */
+    uint8_t *build_id;      /* raw bytes, build_id_len of them (may be NULL when 0) */
+    uint32_t build_id_len;
+} mt_cap_module_t;
+
+/* nodes[0] is the root (parent 0, frame 0, figures of stackless allocations). */
+typedef struct mt_cap_node_s {
+    uint32_t parent;
+    uint64_t frame;
+    uint64_t allocations, allocated_bytes, temporary;
+    uint64_t peak_blocks, peak_bytes;
+    uint64_t live_blocks, live_bytes;
+} mt_cap_node_t;
+
+typedef struct mt_cap_thread_s {
+    uint64_t tid, allocations, allocated_bytes, frees, freed_bytes;
+    uint64_t live_blocks, live_bytes, peak_bytes, peak_time_ns;
+    uint64_t temporary, unknown_frees, start_ns, end_ns;
+    char *name; /* NUL-terminated copy, may be "" */
+} mt_cap_thread_t;
+
+typedef struct mt_cap_live_s {
+    uint64_t address, size;
+    uint32_t node, thread;
+} mt_cap_live_t;
+
+typedef struct mt_capture_s {
+    uint32_t version;
+    /* META */
+    uint64_t pid, parent_pid, start_realtime_ns, duration_ns;
+    uint32_t depth, mode, end_reason, flags, frame_kind;
+    int32_t end_value;
+    uint64_t dropped_events, engine_bytes;
+    char *program;     /* NUL-terminated */
+    char *cmdline;     /* arguments separated by NUL bytes, cmdline_len bytes (+ a final NUL) */
+    size_t cmdline_len;
+
+    mt_cap_totals_t totals;
+    size_t nmodules;
+    mt_cap_module_t *modules;
+    size_t nnodes; /* including the root: ids 0..nnodes-1 */
+    mt_cap_node_t *nodes;
+    size_t nthreads;
+    mt_cap_thread_t *threads;
+    size_t nlive;
+    mt_cap_live_t *live;
+} mt_capture_t;
+
+/* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with
+ * mt__capture_free). On failure returns -1 and writes one line (no trailing newline) into
+ * err[errlen] saying what is wrong, e.g. "truncated: NODES section needs 6800 bytes, 12 left". */
+int mt__capture_read(const char *path, mt_capture_t **out, char *err, size_t errlen);
+
+/* The same from a buffer already in memory (used by the fuzzer and tests); the buffer is not
+ * retained. */
+int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char *err,
+                      size_t errlen);
+
+void mt__capture_free(mt_capture_t *cap);
+
+#endif

@@ -1,0 +1,337 @@
+/* The capture writer (writer.h). Live blocks are written shard by shard, each shard as a LIVE
+ * section of its own, while the figures of the call tree and the threads are summed from the
+ * same pass, so the capture is consistent with itself even while other threads keep running:
+ * blocks from call paths or threads that appeared after the writer started are left out. */
+#include "capture/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h> /* rename */
+#include <string.h>
+#include <unistd.h>
+
+#include "capture/checksum.h"
+#include "capture/format.h"
+#include "core/arena.h"
+#include "core/os.h"
+
+#define WBUF_SIZE (64u * 1024u)
+
+struct mt_wbuf_s {
+    int fd;
+    int err;
+    size_t len;
+    uint64_t hash;
+    unsigned char buf[WBUF_SIZE];
+};
+
+static mt_wbuf_t wbuf; /* one writer at a time (writer_lock) */
+static mt_lock_t writer_lock = MT_LOCK_INIT;
+
+static void flush(mt_wbuf_t *w)
+{
+    if (w->len && !w->err) w->err = mt__os_write_all(w->fd, w->buf, w->len);
+    w->len = 0;
+}
+
+void mt__wbuf_put(mt_wbuf_t *w, const void *p, size_t n)
+{
+    w->hash = mt__fnv1a(w->hash, p, n);
+    const unsigned char *s = p;
+    while (n) {
+        if (w->len == WBUF_SIZE) flush(w);
+        size_t k = WBUF_SIZE - w->len < n ? WBUF_SIZE - w->len : n;
+        memcpy(w->buf + w->len, s, k);
+        w->len += k;
+        s += k;
+        n -= k;
+    }
+}
+
+void mt__wbuf_u32(mt_wbuf_t *w, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    mt__wbuf_put(w, b, 4);
+}
+
+void mt__wbuf_u64(mt_wbuf_t *w, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    mt__wbuf_put(w, b, 8);
+}
+
+void mt__wbuf_str(mt_wbuf_t *w, const void *s, uint32_t len)
+{
+    mt__wbuf_u32(w, len);
+    mt__wbuf_put(w, s, len);
+}
+
+static void section(mt_wbuf_t *w, uint32_t type, uint64_t length)
+{
+    mt__wbuf_u32(w, type);
+    mt__wbuf_u32(w, 0);
+    mt__wbuf_u64(w, length);
+}
+
+static uint32_t str_len(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info)
+{
+    uint32_t plen = str_len(info->program);
+    uint32_t clen = info->cmdline_len > UINT32_MAX ? UINT32_MAX : (uint32_t)info->cmdline_len;
+    section(w, MT_SEC_META, MT_FMT_META_FIXED + 4u + plen + 4u + clen);
+    uint32_t flags = info->flags;
+    uint32_t ef = mt_load_relaxed(&e->flags); /* relaxed: flags are only ever added */
+    if (ef & MT_ENGINE_DEGRADED) flags |= MT_META_DEGRADED;
+    if (ef & MT_ENGINE_TRUNCSTK) flags |= MT_META_TRUNCSTK;
+    mt__wbuf_u64(w, info->pid);
+    mt__wbuf_u64(w, info->parent_pid);
+    mt__wbuf_u64(w, e->start_realtime_ns);
+    mt__wbuf_u64(w, mt__os_now_ns() - e->start_ns);
+    mt__wbuf_u32(w, e->config.depth);
+    mt__wbuf_u32(w, 0); /* mode: full */
+    mt__wbuf_u32(w, info->end_reason);
+    mt__wbuf_u32(w, (uint32_t)info->end_value);
+    mt__wbuf_u32(w, flags);
+    mt__wbuf_u32(w, MT_FRAMES_NATIVE_RETURN);
+    mt__wbuf_u64(w, mt_load_relaxed(&e->dropped)); /* relaxed: a statistic */
+    mt__wbuf_u64(w, mt__engine_memory(e));
+    mt__wbuf_str(w, info->program ? info->program : "", plen);
+    mt__wbuf_str(w, info->cmdline ? info->cmdline : "", clen);
+}
+
+/* What the pass over the live blocks adds up. */
+typedef struct scan_s {
+    mt_wbuf_t *w;
+    mt_node_figs_t *figs; /* NULL when there was no memory for them */
+    uint32_t nnodes, nthreads;
+    uint64_t peak;
+    uint64_t *thread_live; /* 2 per thread: blocks, bytes; may be NULL */
+    uint64_t live_blocks, live_bytes;
+} scan_t;
+
+static bool in_snapshot(const scan_t *sc, const mt_block_t *b)
+{
+    return b->node < sc->nnodes && b->thread < sc->nthreads;
+}
+
+static void write_block(const mt_block_t *b, void *ctx)
+{
+    scan_t *sc = ctx;
+    if (!in_snapshot(sc, b)) return;
+    mt__wbuf_u64(sc->w, b->addr);
+    mt__wbuf_u64(sc->w, b->size);
+    mt__wbuf_u32(sc->w, b->node);
+    mt__wbuf_u32(sc->w, b->thread);
+    sc->live_blocks++;
+    sc->live_bytes += b->size;
+    if (sc->figs) mt__node_figs_add_live(sc->figs, sc->nnodes, b, sc->peak);
+    if (sc->thread_live) {
+        sc->thread_live[2 * b->thread]++;
+        sc->thread_live[2 * b->thread + 1] += b->size;
+    }
+}
+
+typedef struct filter_s {
+    const scan_t *sc;
+    uint64_t n;
+} filter_t;
+
+static void count_in_snapshot(const mt_block_t *b, void *ctx)
+{
+    filter_t *f = ctx;
+    if (in_snapshot(f->sc, b)) f->n++;
+}
+
+static void write_live(mt_engine_t *e, scan_t *sc, uint32_t self)
+{
+    for (unsigned i = 0; i < MT_SHARDS; i++) {
+        mt_shard_t *s = &e->live.shards[i];
+        bool locked = mt_lock_unless_mine(&s->lock, self);
+        filter_t f = {sc, 0};
+        mt__shard_foreach(s, count_in_snapshot, &f);
+        if (f.n) {
+            section(sc->w, MT_SEC_LIVE, 8 + MT_FMT_LIVE_SIZE * f.n);
+            mt__wbuf_u64(sc->w, f.n);
+            mt__shard_foreach(s, write_block, sc);
+        }
+        if (locked) mt_unlock(&s->lock);
+    }
+}
+
+static void write_node(mt_wbuf_t *w, uint32_t parent, uint64_t frame, const mt_node_figs_t *f)
+{
+    mt__wbuf_u32(w, parent);
+    mt__wbuf_u64(w, frame);
+    mt__wbuf_u64(w, f->allocations);
+    mt__wbuf_u64(w, f->bytes);
+    mt__wbuf_u64(w, f->temporary);
+    mt__wbuf_u64(w, f->peak_blocks);
+    mt__wbuf_u64(w, f->peak_bytes);
+    mt__wbuf_u64(w, f->live_blocks);
+    mt__wbuf_u64(w, f->live_bytes);
+}
+
+static void write_nodes(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
+{
+    static const mt_node_figs_t none;
+    /* Allocations recorded without frames belong to the root, which has no record of its own:
+     * its figures go into one extra record with parent 0 and frame 0 (docs/FORMAT.md). */
+    const mt_node_figs_t *root = sc->figs ? &sc->figs[0] : &none;
+    bool alias = root->allocations || root->live_blocks || root->peak_blocks;
+    uint32_t count = sc->nnodes - 1 + (alias ? 1 : 0);
+    section(w, MT_SEC_NODES, 4 + (uint64_t)MT_FMT_NODE_SIZE * count);
+    mt__wbuf_u32(w, count);
+    for (uint32_t id = 1; id < sc->nnodes; id++) {
+        const mt_node_t *n = mt__tree_node(&e->tree, id);
+        write_node(w, n->parent, n->frame, sc->figs ? &sc->figs[id] : &none);
+    }
+    if (alias) write_node(w, 0, 0, root);
+}
+
+static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
+{
+    uint64_t len = 4;
+    for (uint32_t i = 0; i < sc->nthreads; i++)
+        len += MT_FMT_THREAD_FIXED + 4 + str_len(mt__engine_thread(e, i)->name);
+    section(w, MT_SEC_THREADS, len);
+    uint64_t now = mt__os_now_ns() - e->start_ns;
+    mt__wbuf_u32(w, sc->nthreads);
+    for (uint32_t i = 0; i < sc->nthreads; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        /* Relaxed loads throughout: counters of possibly running threads, read untorn. */
+        mt__wbuf_u64(w, t->tid);
+        mt__wbuf_u64(w, mt_load_relaxed(&t->allocations));
+        mt__wbuf_u64(w, mt_load_relaxed(&t->allocated_bytes));
+        mt__wbuf_u64(w, mt_load_relaxed(&t->frees));
+        mt__wbuf_u64(w, mt_load_relaxed(&t->freed_bytes));
+        mt__wbuf_u64(w, sc->thread_live ? sc->thread_live[2 * i] : 0);
+        mt__wbuf_u64(w, sc->thread_live ? sc->thread_live[2 * i + 1] : 0);
+        mt__wbuf_u64(w, mt_load_relaxed(&t->peak_bytes));
+        mt__wbuf_u64(w, mt__thread_peak_time(t, now));
+        mt__wbuf_u64(w, mt_load_relaxed(&t->temporary));
+        mt__wbuf_u64(w, mt_load_relaxed(&t->unknown_frees));
+        mt__wbuf_u64(w, t->start_ns);
+        mt__wbuf_u64(w, mt_load_relaxed(&t->end_ns));
+        mt__wbuf_str(w, t->name, str_len(t->name));
+    }
+}
+
+static void write_totals(mt_wbuf_t *w, const mt_totals_t *tot, const scan_t *sc)
+{
+    uint64_t peak_blocks = 0;
+    if (sc->figs)
+        for (uint32_t i = 0; i < sc->nnodes; i++)
+            peak_blocks += sc->figs[i].peak_blocks;
+    section(w, MT_SEC_TOTALS, MT_FMT_TOTALS_SIZE);
+    mt__wbuf_u64(w, tot->allocations);
+    mt__wbuf_u64(w, tot->frees);
+    mt__wbuf_u64(w, tot->allocated_bytes);
+    mt__wbuf_u64(w, tot->freed_bytes);
+    mt__wbuf_u64(w, sc->live_blocks);
+    mt__wbuf_u64(w, sc->live_bytes);
+    mt__wbuf_u64(w, tot->peak_bytes);
+    mt__wbuf_u64(w, tot->peak_time_ns);
+    mt__wbuf_u64(w, peak_blocks);
+    mt__wbuf_u64(w, tot->temporary);
+    mt__wbuf_u64(w, tot->unknown_frees);
+    mt__wbuf_u64(w, sc->nthreads);
+}
+
+static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info)
+{
+    uint32_t self = info->self ? info->self->self : 0;
+    mt__wbuf_put(w, MT_FMT_MAGIC, MT_FMT_MAGIC_LEN);
+    mt__wbuf_u32(w, MT_FMT_VERSION);
+    mt__wbuf_u32(w, MT_FMT_HEADER_SIZE);
+    write_meta(w, e, info);
+
+    uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
+    section(w, MT_SEC_MODULES, mlen);
+    if (info->modules)
+        info->modules(w, info->modules_ctx);
+    else
+        mt__wbuf_u32(w, 0);
+
+    mt_totals_t tot;
+    mt__engine_totals(e, &tot);
+    scan_t sc = {.w = w, .peak = tot.peak_bytes};
+    sc.nthreads = mt__engine_thread_count(e);
+    sc.nnodes = mt__tree_count(&e->tree);
+    size_t figs_len = sizeof(mt_node_figs_t) * sc.nnodes;
+    size_t tl_len = sizeof(uint64_t) * 2 * (sc.nthreads ? sc.nthreads : 1);
+    sc.figs = mt__arena_alloc(figs_len);
+    sc.thread_live = mt__arena_alloc(tl_len);
+    if (sc.figs) mt__engine_node_figures(e, sc.figs, sc.nnodes, sc.peak, self);
+
+    write_live(e, &sc, self);
+    write_nodes(w, e, &sc);
+    write_threads(w, e, &sc);
+    write_totals(w, &tot, &sc);
+
+    mt__arena_free(sc.figs, figs_len);
+    mt__arena_free(sc.thread_live, tl_len);
+
+    uint64_t hash = w->hash;
+    section(w, MT_SEC_END, 8);
+    mt__wbuf_u64(w, hash);
+    flush(w);
+}
+
+/* path + ".tmp." + pid, formatted without stdio. */
+static int temp_name(char *out, size_t cap, const char *path, uint64_t pid)
+{
+    char digits[24];
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid);
+    size_t plen = strlen(path);
+    if (plen + 5 + nd + 1 > cap) return -1;
+    memcpy(out, path, plen);
+    memcpy(out + plen, ".tmp.", 5);
+    for (size_t i = 0; i < nd; i++)
+        out[plen + 5 + i] = digits[nd - 1 - i];
+    out[plen + 5 + nd] = '\0';
+    return 0;
+}
+
+int mt__capture_write(mt_engine_t *e, const char *path, const mt_capture_info_t *info)
+{
+    char tmp[4096];
+    if (temp_name(tmp, sizeof(tmp), path, info->pid) != 0) return ENAMETOOLONG;
+
+    mt_lock(&writer_lock, info->self ? info->self->self : UINT32_MAX - 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        /* A leftover of an earlier process with our pid: ours to replace, but never follow. */
+        unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    }
+    if (fd < 0) {
+        int err = errno;
+        mt_unlock(&writer_lock);
+        return err;
+    }
+    mt_wbuf_t *w = &wbuf;
+    w->fd = fd;
+    w->err = 0;
+    w->len = 0;
+    w->hash = MT_FNV_OFFSET;
+    write_all(w, e, info);
+    int err = w->err;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) unlink(tmp);
+    mt_unlock(&writer_lock);
+    return err;
+}

@@ -1,0 +1,41 @@
+/* The `memtrack` command: dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: memtrack <command> [options]\n"
+          "\n"
+          "  memtrack run [-o FILE] [--depth N] [--] PROGRAM [ARGS...]\n"
+          "      run PROGRAM, tracking every allocation; writes a capture file at its end\n"
+          "  memtrack report [--format text|json] [--top N] CAPTURE\n"
+          "      what was still allocated at the end and where, the peak and who held it,\n"
+          "      per thread and overall\n"
+          "\n"
+          "  memtrack help | --help      this text\n"
+          "  memtrack --version          the version\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "run")) return mt__cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return mt__cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("memtrack %s\n", MEMTRACK_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "memtrack: unknown command '%s' (try 'memtrack help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,138 @@
+/* `memtrack report`: reads a capture, symbolizes its frames and prints the text or JSON
+ * report on stdout. Problems with the command line or the capture end in one line on stderr. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/reader.h"
+#include "report/report.h"
+
+#define USAGE "usage: memtrack report [--format text|json] [--top N] CAPTURE\n"
+
+static void help(FILE *out)
+{
+    fputs(USAGE
+          "\n"
+          "Print what the program a capture comes from leaked, its peak and who held it, and\n"
+          "its threads.\n"
+          "\n"
+          "  --format text|json  text for people (the default) or one JSON object\n"
+          "  --top N             call paths per list: the biggest N (default: 10 in text,\n"
+          "                      all in JSON; 0 means all)\n"
+          "  -h, --help          show this help\n"
+          "\n"
+          "Exit status: 0 on success, 1 if the report could not be written, 2 for bad usage\n"
+          "or a missing, truncated or corrupt capture.\n",
+          out);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line saying what is wrong, then the usage line as a hint; exit status 2. */
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("memtrack report: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n" USAGE, stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]. Returns 1 with *val set (advancing *i
+ * past a separate value), 0 when argv[*i] is another argument, -1 when the value is missing. */
+static int option(const char *name, int argc, char **argv, int *i, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+static bool parse_top(const char *s, size_t *top)
+{
+    if (*s < '0' || *s > '9') return false; /* strtoull would accept "-1" and " 1" */
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > SIZE_MAX) return false;
+    *top = (size_t)v;
+    return true;
+}
+
+int mt__cmd_report(int argc, char **argv)
+{
+    bool json = false, top_set = false, options_done = false;
+    size_t top = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        int r;
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (path != NULL) return usage_error("more than one capture given ('%s')", a);
+            path = a;
+        } else if (strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help(stdout);
+            return 0;
+        } else if ((r = option("--format", argc, argv, &i, &val)) != 0) {
+            if (r < 0) return usage_error("%s needs a value (text or json)", a);
+            if (strcmp(val, "json") == 0)
+                json = true;
+            else if (strcmp(val, "text") == 0)
+                json = false;
+            else
+                return usage_error("bad --format '%s' (want text or json)", val);
+        } else if ((r = option("--top", argc, argv, &i, &val)) != 0) {
+            if (r < 0) return usage_error("%s needs a value (a number, 0 for all)", a);
+            if (!parse_top(val, &top))
+                return usage_error("bad --top '%s' (want a number, 0 for all)", val);
+            top_set = true;
+        } else {
+            return usage_error("unknown option '%s'", a);
+        }
+    }
+    if (path == NULL) return usage_error("no capture file given");
+
+    char err[512];
+    mt_capture_t *cap;
+    if (mt__capture_read(path, &cap, err, sizeof err) != 0) {
+        fprintf(stderr, "memtrack: %s: %s\n", path, err);
+        return 2;
+    }
+    mt_report_opts_t opts = {.top = top_set ? top : json ? 0 : 10};
+    int status = 0;
+    mt_sym_t *sym = mt__sym_new(cap, stderr);
+    if (sym == NULL) {
+        fputs("memtrack: out of memory\n", stderr);
+        status = 1;
+    } else {
+        int rc = json ? mt__report_json(stdout, cap, sym, &opts)
+                      : mt__report_text(stdout, cap, sym, &opts);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "memtrack: cannot write the report: %s\n", strerror(errno));
+            status = 1;
+        } else if (rc != 0) {
+            fputs("memtrack: out of memory\n", stderr);
+            status = 1;
+        }
+    }
+    mt__sym_free(sym);
+    mt__capture_free(cap);
+    return status;
+}

@@ -1,0 +1,400 @@
+/* The engine's accounting (engine.h): the exact global live/peak pair, per-thread counters,
+ * per-thread node figures, and the live table. The order of the steps is what makes the
+ * figures exact:
+ * - an allocation updates the global pair first, learning the peak just before it, and stores
+ *   that value with the block; a free removes the block first and then updates the pair,
+ *   learning the peak at that moment;
+ * - a block was live at the final peak P exactly when its peak_before < P (it was allocated no
+ *   later than the operation that reached P) and it is still live or its free saw the peak at
+ *   P (it was freed after). The freeing thread files the latter under the tag P; the capture
+ *   counts the blocks tagged with the final peak and the live blocks allocated before it. */
+#include "core/engine.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/os.h"
+
+mt_engine_t *mt__engine_create(const mt_config_t *config)
+{
+    if (!config || config->depth < 1 || config->depth > MT_DEPTH_MAX) return NULL;
+    mt_engine_t *e = mt__arena_alloc(sizeof(*e));
+    if (!e) return NULL;
+    e->config = *config;
+    e->start_ns = mt__os_now_ns();
+    e->start_realtime_ns = mt__os_realtime_ns();
+    e->retired = mt__nodemap_new(64);
+    if (!e->retired || mt__live_init(&e->live) != 0 || mt__tree_init(&e->tree) != 0) {
+        mt__engine_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+void mt__engine_destroy(mt_engine_t *e)
+{
+    if (!e) return;
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        mt__nodemap_free(t->map);
+        mt__arena_free(t->cache, sizeof(mt_pcache_t) * MT_PCACHE_SIZE);
+        mt__arena_free(t, sizeof(*t));
+    }
+    for (unsigned c = 0; c < MT_THREAD_DIR && e->threads[c]; c++)
+        mt__arena_free(e->threads[c], sizeof(mt_thread_t *) * 1024);
+    mt__nodemap_free(e->retired);
+    mt__live_destroy(&e->live);
+    mt__tree_destroy(&e->tree);
+    mt__arena_free(e, sizeof(*e));
+}
+
+static void drop(mt_engine_t *e)
+{
+    mt_add_relaxed(&e->dropped, 1); /* relaxed: a statistic */
+    atomic_fetch_or_explicit(&e->flags, MT_ENGINE_DEGRADED, memory_order_relaxed);
+}
+
+void mt__engine_note_truncated(mt_engine_t *e)
+{
+    /* Relaxed: a flag read only when the capture is written. Test first to keep it shared. */
+    if (!(mt_load_relaxed(&e->flags) & MT_ENGINE_TRUNCSTK))
+        atomic_fetch_or_explicit(&e->flags, MT_ENGINE_TRUNCSTK, memory_order_relaxed);
+}
+
+/* ---- call paths */
+
+/* Four independent multiply lanes, so hashing 64 frames does not wait on 64 multiplications
+ * in a row. */
+static inline uint64_t hash_frames(const uint64_t *frames, unsigned n)
+{
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    uint64_t h[4] = {n, 0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull};
+    unsigned i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (unsigned l = 0; l < 4; l++)
+            h[l] = (h[l] ^ frames[i + l]) * k;
+    for (; i < n; i++)
+        h[0] = (h[0] ^ frames[i]) * k;
+    uint64_t r = h[0] ^ (h[1] >> 17 | h[1] << 47) ^ (h[2] >> 31 | h[2] << 33) ^ (h[3] >> 43);
+    r ^= r >> 29;
+    r *= k;
+    return r ^ (r >> 32);
+}
+
+/* The node of a call path: the thread's cache first, the shared tree on a miss. A cache hit
+ * is trusted on the 64-bit hash of the whole path plus its length and innermost frame; walking
+ * the path to compare every frame would cost as much as interning it. */
+static uint32_t intern(mt_thread_t *t, const uint64_t *frames, unsigned n)
+{
+    if (n == 0) return 0;
+    mt_engine_t *e = t->engine;
+    uint64_t h = hash_frames(frames, n);
+    mt_pcache_t *c = t->cache ? &t->cache[h & (MT_PCACHE_SIZE - 1)] : NULL;
+    if (c && c->hash == h && c->nframes == n && c->node != 0 &&
+        mt__tree_node(&e->tree, c->node)->frame == frames[0])
+        return c->node;
+    bool truncated = false;
+    uint32_t node = mt__tree_intern(&e->tree, frames, n, t->self, &truncated);
+    if (truncated) {
+        drop(e);
+    } else if (c) {
+        c->hash = h;
+        c->node = node;
+        c->nframes = n;
+    }
+    return node;
+}
+
+/* The figures of `node` in the thread's own map, growing the map when needed. */
+static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node)
+{
+    if (!t->map) {
+        mt_nodemap_t *m = mt__nodemap_new(256);
+        if (!m) return NULL;
+        mt_lock(&t->maplock, t->self);
+        t->map = m;
+        mt_unlock(&t->maplock);
+    }
+    mt_nstat_t *s = mt__nodemap_slot(t->map, node);
+    if (s) return s;
+    mt_nodemap_t *g = mt__nodemap_grown(t->map);
+    if (!g) return NULL;
+    mt_lock(&t->maplock, t->self);
+    mt_nodemap_t *old = t->map;
+    t->map = g;
+    mt_unlock(&t->maplock);
+    mt__nodemap_free(old);
+    return mt__nodemap_slot(g, node);
+}
+
+/* ---- the global pair */
+
+/* Adds `delta` (two's complement for a free) to live bytes; returns the pair before. */
+static inline mt_pair_t global_add(mt_engine_t *e, uint64_t delta, mt_pair_t *after)
+{
+    mt_pair_t old = mt_pair_peek(&e->global), nw;
+    do {
+        nw.lo = old.lo + delta;
+        nw.hi = nw.lo > old.hi && (int64_t)delta > 0 ? nw.lo : old.hi;
+    } while (!mt_pair_cas(&e->global, &old, nw));
+    *after = nw;
+    return old;
+}
+
+/* ---- recording */
+
+/* The times of peaks are read from the clock lazily: a run of allocations that each set a new
+ * peak (a program building a large structure) reads the clock once, at the thread's first
+ * event that is not a new peak, within nanoseconds of the peak itself. */
+static inline void settle_times(mt_thread_t *t)
+{
+    /* Relaxed: only this thread writes it. */
+    if (__builtin_expect(!mt_load_relaxed(&t->time_pending), 1)) return;
+    mt__thread_settle_times(t);
+}
+
+void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64_t *frames,
+                      unsigned n)
+{
+    mt_engine_t *e = t->engine;
+    uint32_t node = intern(t, frames, n);
+
+    mt_pair_t after, before = global_add(e, size, &after);
+    if (after.hi > before.hi) {
+        mt_store_relaxed(&t->gpeak_value, after.hi); /* relaxed: read by the writer only */
+        mt_owner_add(&t->time_pending, mt_load_relaxed(&t->time_pending) & 1 ? 0 : 1);
+    } else {
+        settle_times(t);
+    }
+
+    mt_owner_add(&t->allocations, 1);
+    mt_owner_add(&t->allocated_bytes, size);
+    /* Relaxed: the thread's live bytes as of the last remote free that reached this line; the
+     * thread's peak is the maximum over its own allocations of that value. */
+    uint64_t live = mt_load_relaxed(&t->allocated_bytes) - mt_load_relaxed(&t->own_freed_bytes) -
+                    mt_load_relaxed(&t->remote_freed_bytes);
+    if (live > mt_load_relaxed(&t->peak_bytes)) {
+        mt_store_relaxed(&t->peak_bytes, live);
+        mt_owner_add(&t->time_pending, mt_load_relaxed(&t->time_pending) & 2 ? 0 : 2);
+    }
+    mt_nstat_t *ns = node_stat(t, node);
+    if (ns) {
+        mt_owner_add(&ns->allocations, 1);
+        mt_owner_add(&ns->bytes, size);
+    } else {
+        drop(e);
+    }
+    t->last_alloc = addr;
+
+    mt_block_t b = {addr, size, before.hi, node, t->index}, old;
+    mt_shard_t *s = mt__live_shard(&e->live, addr);
+    mt_lock(&s->lock, t->self);
+    mt_insert_t r = mt__shard_insert(s, &b, &old);
+    mt_unlock(&s->lock);
+    if (r == MT_REPLACED) {
+        /* The address was handed out again without its free reaching us (it happened while
+         * tracking was suspended on that thread): account that free now. */
+        drop(e);
+        mt__engine_free_taken(t, &old);
+        t->last_alloc = addr;
+    } else if (r == MT_NO_MEMORY) {
+        /* Undo: the block stays unknown to the engine, as if made before tracking. */
+        drop(e);
+        global_add(e, (uint64_t)0 - size, &after);
+        mt_owner_add(&t->own_freed_blocks, 1);
+        mt_owner_add(&t->own_freed_bytes, size);
+        mt_owner_add(&t->frees, 1);
+        mt_owner_add(&t->freed_bytes, size);
+    }
+}
+
+void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
+{
+    mt_engine_t *e = t->engine;
+    mt_pair_t after;
+    global_add(e, (uint64_t)0 - b->size, &after);
+    settle_times(t);
+
+    mt_owner_add(&t->frees, 1);
+    mt_owner_add(&t->freed_bytes, b->size);
+    bool own = b->thread == t->index;
+    if (own) {
+        mt_owner_add(&t->own_freed_blocks, 1);
+        mt_owner_add(&t->own_freed_bytes, b->size);
+    } else {
+        mt_thread_t *owner = mt__engine_thread(e, b->thread);
+        mt_add_relaxed(&owner->remote_freed_blocks, 1); /* relaxed: counters, read at capture */
+        mt_add_relaxed(&owner->remote_freed_bytes, b->size);
+    }
+
+    bool temporary = own && t->last_alloc == b->addr;
+    bool at_peak = b->peak_before < after.hi;
+    if (temporary) mt_owner_add(&t->temporary, 1);
+    t->last_alloc = 0;
+    if (temporary || at_peak) {
+        mt_nstat_t *ns = node_stat(t, b->node);
+        if (!ns) {
+            drop(e);
+        } else {
+            if (temporary) mt_owner_add(&ns->temporary, 1);
+            if (at_peak) mt__nstat_add_peak(ns, after.hi, b->size);
+        }
+    }
+}
+
+void mt__engine_unknown_free(mt_thread_t *t)
+{
+    mt_owner_add(&t->unknown_frees, 1);
+}
+
+bool mt__engine_take(mt_thread_t *t, uint64_t addr, mt_block_t *out)
+{
+    mt_shard_t *s = mt__live_shard(&t->engine->live, addr);
+    mt_lock(&s->lock, t->self);
+    bool found = mt__shard_remove(s, addr, out);
+    mt_unlock(&s->lock);
+    return found;
+}
+
+void mt__engine_put_back(mt_thread_t *t, const mt_block_t *b)
+{
+    mt_block_t old;
+    mt_shard_t *s = mt__live_shard(&t->engine->live, b->addr);
+    mt_lock(&s->lock, t->self);
+    mt_insert_t r = mt__shard_insert(s, b, &old);
+    mt_unlock(&s->lock);
+    if (r != MT_INSERTED) drop(t->engine);
+}
+
+bool mt__engine_free(mt_thread_t *t, uint64_t addr)
+{
+    mt_block_t b;
+    if (!mt__engine_take(t, addr, &b)) {
+        mt__engine_unknown_free(t);
+        return false;
+    }
+    mt__engine_free_taken(t, &b);
+    return true;
+}
+
+/* ---- reading */
+
+void mt__thread_settle_times(mt_thread_t *t)
+{
+    uint64_t now = mt__os_now_ns() - t->engine->start_ns;
+    /* Relaxed: read by the capture writer, which accepts a value in flight. */
+    unsigned pending = mt_load_relaxed(&t->time_pending);
+    if (pending & 1) mt_store_relaxed(&t->gpeak_time_ns, now);
+    if (pending & 2) mt_store_relaxed(&t->peak_time_ns, now);
+    mt_store_relaxed(&t->time_pending, 0);
+}
+
+uint64_t mt__thread_peak_time(mt_thread_t *t, uint64_t now)
+{
+    /* Relaxed: see mt__engine_totals. */
+    return mt_load_relaxed(&t->time_pending) & 2 ? now : mt_load_relaxed(&t->peak_time_ns);
+}
+
+void mt__engine_totals(mt_engine_t *e, mt_totals_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    mt_pair_t g = mt_pair_peek(&e->global);
+    mt_pair_t exact = g;
+    mt_pair_cas(&e->global, &exact, g); /* an untorn read: a CAS that writes what is there */
+    out->live_bytes = exact.lo;
+    out->peak_bytes = exact.hi;
+    uint64_t now = mt__os_now_ns() - e->start_ns;
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        /* Relaxed: counters of running threads are read as they are at this moment. */
+        out->allocations += mt_load_relaxed(&t->allocations);
+        out->allocated_bytes += mt_load_relaxed(&t->allocated_bytes);
+        out->frees += mt_load_relaxed(&t->frees);
+        out->freed_bytes += mt_load_relaxed(&t->freed_bytes);
+        out->temporary += mt_load_relaxed(&t->temporary);
+        out->unknown_frees += mt_load_relaxed(&t->unknown_frees);
+        if (mt_load_relaxed(&t->gpeak_value) == exact.hi && exact.hi != 0)
+            out->peak_time_ns =
+                mt_load_relaxed(&t->time_pending) & 1 ? now : mt_load_relaxed(&t->gpeak_time_ns);
+    }
+}
+
+static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m, uint64_t peak)
+{
+    for (uint32_t i = 0; i <= m->mask; i++) {
+        const mt_nstat_t *s = &m->slots[i];
+        if (!s->key || s->key - 1 >= nnodes) continue;
+        mt_node_figs_t *f = &figs[s->key - 1];
+        /* Relaxed: see mt__engine_totals. */
+        f->allocations += mt_load_relaxed(&s->allocations);
+        f->bytes += mt_load_relaxed(&s->bytes);
+        f->temporary += mt_load_relaxed(&s->temporary);
+        if (peak != 0 && mt_load_relaxed(&s->peak_tag) == peak) {
+            f->peak_blocks += mt_load_relaxed(&s->peak_blocks);
+            f->peak_bytes += mt_load_relaxed(&s->peak_bytes);
+        }
+    }
+}
+
+void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes, uint64_t peak,
+                             uint32_t self)
+{
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        bool locked = mt_lock_unless_mine(&t->maplock, self);
+        if (t->map) add_map(figs, nnodes, t->map, peak);
+        if (locked) mt_unlock(&t->maplock);
+    }
+    bool locked = mt_lock_unless_mine(&e->retired_lock, self);
+    add_map(figs, nnodes, e->retired, peak);
+    if (locked) mt_unlock(&e->retired_lock);
+}
+
+uint64_t mt__engine_memory(mt_engine_t *e)
+{
+    (void)e;
+    return mt__arena_mapped();
+}
+
+/* ---- fork */
+
+void mt__engine_fork_prepare(mt_engine_t *e)
+{
+    mt_lock(&e->registry_lock, UINT32_MAX - 3);
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++)
+        mt_lock(&mt__engine_thread(e, i)->maplock, UINT32_MAX - 3);
+    mt_lock(&e->retired_lock, UINT32_MAX - 3);
+    mt__tree_fork_prepare(&e->tree);
+    for (unsigned i = 0; i < MT_SHARDS; i++)
+        mt_lock(&e->live.shards[i].lock, UINT32_MAX - 3);
+    mt__arena_fork_prepare();
+}
+
+void mt__engine_fork_release(mt_engine_t *e)
+{
+    mt__arena_fork_release();
+    for (unsigned i = 0; i < MT_SHARDS; i++)
+        mt_unlock(&e->live.shards[i].lock);
+    mt__tree_fork_release(&e->tree);
+    mt_unlock(&e->retired_lock);
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++)
+        mt_unlock(&mt__engine_thread(e, i)->maplock);
+    mt_unlock(&e->registry_lock);
+}
+
+void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self)
+{
+    uint64_t now = mt__os_now_ns() - e->start_ns;
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        if (t != self && mt_load_relaxed(&t->end_ns) == 0) /* relaxed: one thread now */
+            mt_store_relaxed(&t->end_ns, now);
+    }
+    if (self) self->tid = mt__os_tid();
+}

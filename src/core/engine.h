@@ -1,0 +1,184 @@
+/* The engine: what front ends (the preload library, the C API, the Ruby extension) call to
+ * record allocations and frees, and what the capture writer reads. It knows nothing of malloc
+ * or Ruby: blocks are (address, size) pairs and frames are opaque integers. */
+#ifndef MT_CORE_ENGINE_H
+#define MT_CORE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/atomics.h"
+#include "core/calltree.h"
+#include "core/live_table.h"
+#include "core/lock.h"
+#include "core/nodemap.h"
+
+#define MT_DEPTH_DEFAULT 64
+#define MT_DEPTH_MAX     256
+#define MT_PCACHE_SIZE   1024 /* per-thread call-path cache entries */
+#define MT_THREAD_DIR    1024 /* thread registry: MT_THREAD_DIR chunks of 1024 records */
+#define MT_THREADS_MAX   (MT_THREAD_DIR * 1024)
+
+typedef struct mt_engine_s mt_engine_t;
+
+typedef struct mt_config_s {
+    unsigned depth; /* frames kept per call path, 1..MT_DEPTH_MAX */
+} mt_config_t;
+
+/* Engine flags, reported in the capture's META.flags. */
+#define MT_ENGINE_DEGRADED 0x1u
+#define MT_ENGINE_TRUNCSTK 0x4u
+
+typedef struct mt_pcache_s {
+    uint64_t hash;
+    uint32_t node;
+    uint32_t nframes;
+} mt_pcache_t;
+
+/* One thread's record. Counters are written by the owning thread only (relaxed stores, so the
+ * capture writer can read them untorn); the remote_freed pair is the exception, updated with
+ * atomic adds by other threads freeing this thread's blocks, on a cache line of its own. */
+typedef struct mt_thread_s {
+    mt_engine_t *engine;
+    uint32_t index; /* in the registry; the capture's thread number */
+    uint32_t self;  /* index + 1: the lock owner id */
+    uint64_t tid;
+    char name[16];
+    uint64_t start_ns;
+    _Atomic uint64_t end_ns; /* 0 while running */
+
+    _Atomic uint64_t allocations, allocated_bytes;
+    _Atomic uint64_t frees, freed_bytes; /* frees this thread made, of anyone's blocks */
+    _Atomic uint64_t temporary, unknown_frees;
+    _Atomic uint64_t own_freed_blocks, own_freed_bytes; /* its own blocks it freed itself */
+    _Atomic uint64_t peak_bytes, peak_time_ns;          /* high-water mark of its live bytes */
+    _Atomic uint64_t gpeak_value, gpeak_time_ns;        /* the last global peak it set */
+    uint64_t last_alloc;                                /* for temporary allocations */
+    _Atomic unsigned time_pending; /* 1: gpeak_time_ns, 2: peak_time_ns not read yet */
+
+    mt_lock_t maplock; /* guards `map` being replaced; the owner's updates go without it */
+    mt_nodemap_t *map;
+    mt_pcache_t *cache;
+
+    _Alignas(64) _Atomic uint64_t remote_freed_blocks;
+    _Atomic uint64_t remote_freed_bytes;
+} __attribute__((aligned(64))) mt_thread_t;
+
+struct mt_engine_s {
+    /* lo: live bytes, hi: the peak of live bytes. Updated together, so every operation gets the
+     * exact peak before and after it, and the peak is exact under any number of threads. */
+    _Alignas(64) volatile unsigned __int128 global;
+    char pad_global[48];
+
+    mt_config_t config;
+    uint64_t start_ns, start_realtime_ns;
+    mt_live_t live;
+    mt_tree_t tree;
+
+    mt_lock_t registry_lock;
+    mt_thread_t **threads[MT_THREAD_DIR];
+    _Atomic uint32_t nthreads;
+
+    mt_lock_t retired_lock; /* figures of node maps of threads that ended */
+    mt_nodemap_t *retired;
+
+    _Atomic uint64_t dropped; /* events lost for lack of engine memory, or missed frees */
+    _Atomic uint32_t flags;
+};
+
+/* Creates an engine whose memory comes from mmap. NULL without memory or with a bad config. */
+mt_engine_t *mt__engine_create(const mt_config_t *config);
+/* Frees an engine no thread uses any more (tests; the preload engine lives as long as the
+ * process). */
+void mt__engine_destroy(mt_engine_t *e);
+
+/* Registers the calling thread; NULL without memory or past MT_THREADS_MAX threads. */
+mt_thread_t *mt__thread_attach(mt_engine_t *e, uint64_t tid);
+/* The thread has ended: its figures are kept, its caches released. Calls made through it
+ * afterwards still work (they rebuild what they need). */
+void mt__thread_detach(mt_thread_t *t);
+void mt__thread_set_name(mt_thread_t *t, const char *name);
+
+/* Records that `t` allocated `size` bytes at `addr` with the call path frames[0..n) (innermost
+ * first, n <= depth). */
+void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64_t *frames,
+                      unsigned n);
+/* Records a free. Returns false (and counts an unknown free) when addr is not live. */
+bool mt__engine_free(mt_thread_t *t, uint64_t addr);
+
+/* For realloc, which must remove the old block before the real call (so its address cannot be
+ * handed out and recorded by another thread first) and may fail: take removes the block
+ * without accounting, then either put_back (the call failed) or free_taken. */
+bool mt__engine_take(mt_thread_t *t, uint64_t addr, mt_block_t *out);
+void mt__engine_put_back(mt_thread_t *t, const mt_block_t *b);
+void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b);
+void mt__engine_unknown_free(mt_thread_t *t);
+
+/* The front end saw a call path longer than the depth: say so in the capture. */
+void mt__engine_note_truncated(mt_engine_t *e);
+
+/* ---- reading the engine (the capture writer) ---- */
+
+typedef struct mt_totals_s {
+    uint64_t allocations, frees, allocated_bytes, freed_bytes;
+    uint64_t temporary, unknown_frees;
+    uint64_t peak_bytes, peak_time_ns; /* global */
+    uint64_t live_bytes;               /* from the global counter */
+} mt_totals_t;
+
+void mt__engine_totals(mt_engine_t *e, mt_totals_t *out);
+
+/* Reads the clock for peak times still pending on the calling thread `t` (engine.c). */
+void mt__thread_settle_times(mt_thread_t *t);
+
+/* The time of `t`'s own peak. One still pending (the thread has not had an event since) is
+ * taken as `now`, the time of the capture: for a thread that stopped at its peak, the closest
+ * it can be known. */
+uint64_t mt__thread_peak_time(mt_thread_t *t, uint64_t now);
+
+static inline uint32_t mt__engine_thread_count(mt_engine_t *e)
+{
+    return mt_load_acquire(&e->nthreads);
+}
+
+static inline mt_thread_t *mt__engine_thread(mt_engine_t *e, uint32_t i)
+{
+    return e->threads[i >> 10][i & 1023];
+}
+
+/* Figures of one node, merged from every thread. */
+typedef struct mt_node_figs_s {
+    uint64_t allocations, bytes, temporary;
+    uint64_t peak_blocks, peak_bytes;
+    uint64_t live_blocks, live_bytes;
+} mt_node_figs_t;
+
+/* Adds every thread's node figures into figs[0..nnodes), keeping the peak figures of blocks
+ * freed after the peak `peak`. `self` is the calling thread's lock id (0 if none). */
+void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes, uint64_t peak,
+                             uint32_t self);
+
+/* Adds one live block to figs: live figures, and peak figures when it was live at `peak`. */
+static inline void mt__node_figs_add_live(mt_node_figs_t *figs, uint32_t nnodes,
+                                          const mt_block_t *b, uint64_t peak)
+{
+    if (b->node >= nnodes) return; /* a node made after the writer counted them */
+    mt_node_figs_t *f = &figs[b->node];
+    f->live_blocks++;
+    f->live_bytes += b->size;
+    if (b->peak_before < peak) {
+        f->peak_blocks++;
+        f->peak_bytes += b->size;
+    }
+}
+
+/* Around fork(): prepare takes every engine lock so the child gets a consistent copy; release
+ * lets them go in parent and child. `self` is the forking thread's record (may be NULL). */
+void mt__engine_fork_prepare(mt_engine_t *e);
+void mt__engine_fork_release(mt_engine_t *e);
+/* In the child: threads other than `self` do not exist there; mark them ended. */
+void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self);
+
+uint64_t mt__engine_memory(mt_engine_t *e);
+
+#endif

@@ -1,0 +1,26 @@
+/* The engine's only seam to the operating system: memory mapping, clocks, thread ids and
+ * raw writes. Nothing here allocates through malloc or uses stdio, so it is safe inside an
+ * allocator hook and in a signal handler. */
+#ifndef MT_CORE_OS_H
+#define MT_CORE_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Maps `size` bytes of zeroed read-write memory, or returns NULL. Never calls malloc. */
+void *mt__os_map(size_t size);
+void mt__os_unmap(void *p, size_t size);
+size_t mt__os_page_size(void);
+
+uint64_t mt__os_now_ns(void);      /* CLOCK_MONOTONIC */
+uint64_t mt__os_realtime_ns(void); /* CLOCK_REALTIME */
+uint64_t mt__os_tid(void);         /* the kernel's thread id */
+
+/* Writes all of buf, retrying on EINTR and on short writes. Returns 0 or an errno value. */
+int mt__os_write_all(int fd, const void *buf, size_t len);
+
+/* Yields the CPU to another thread (used by spinlocks that have spun long enough). */
+void mt__os_yield(void);
+
+#endif

@@ -1,0 +1,145 @@
+/* The module map of captures: for each loaded ELF object its path, GNU build-id, load bias and
+ * address range, so that addresses can be symbolized later, elsewhere. Modules are remembered
+ * once seen, so frames of a library unloaded with dlclose are still named. */
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/lock.h"
+#include "native/native.h"
+
+#define MAX_MODULES  4096
+#define BUILD_ID_MAX 64
+
+typedef struct module_s {
+    uint64_t bias, start, end;
+    char *path;
+    uint32_t path_len;
+    uint32_t build_id_len;
+    unsigned char build_id[BUILD_ID_MAX];
+} module_t;
+
+static struct {
+    mt_lock_t lock;
+    module_t *list; /* MAX_MODULES entries, from the arena */
+    uint32_t count;
+    unsigned long long adds, subs; /* dl_iterate_phdr's counters when last refreshed */
+} mods;
+
+static uint32_t read_build_id(const struct dl_phdr_info *info, unsigned char *out)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name = (nh->n_namesz + 3u) & ~3u, desc = (nh->n_descsz + 3u) & ~3u;
+            const unsigned char *data = p + sizeof(*nh);
+            if (data + name + desc > end) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(data, "GNU", 4) &&
+                nh->n_descsz <= BUILD_ID_MAX) {
+                memcpy(out, data + name, nh->n_descsz);
+                return nh->n_descsz;
+            }
+            p = data + name + desc;
+        }
+    }
+    return 0;
+}
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uint64_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo) lo = a;
+        if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
+    }
+    if (hi == 0) return 0;
+    const char *name = info->dlpi_name;
+    char exe[4096];
+    if (!name || !*name) { /* the main program */
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        name = exe;
+    }
+    size_t plen = strlen(name);
+    for (uint32_t i = 0; i < mods.count; i++) {
+        module_t *m = &mods.list[i];
+        if (m->bias == info->dlpi_addr && m->start == lo && m->path_len == plen &&
+            !memcmp(m->path, name, plen))
+            return 0; /* known */
+    }
+    if (mods.count == MAX_MODULES) return 0;
+    module_t *m = &mods.list[mods.count];
+    m->path = mt__arena_alloc(plen + 1);
+    if (!m->path) return 0;
+    memcpy(m->path, name, plen);
+    m->path_len = (uint32_t)plen;
+    m->bias = info->dlpi_addr;
+    m->start = lo;
+    m->end = hi;
+    m->build_id_len = read_build_id(info, m->build_id);
+    mods.count++;
+    return 0;
+}
+
+/* Called with the lock held: refreshes only when libraries were loaded or unloaded. */
+static int counters(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)ctx;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+        mods.adds = info->dlpi_adds;
+        mods.subs = info->dlpi_subs;
+    }
+    return 1;
+}
+
+void mt__modules_refresh(void)
+{
+    mt_lock(&mods.lock, UINT32_MAX - 6);
+    if (!mods.list) mods.list = mt__arena_alloc(sizeof(module_t) * MAX_MODULES);
+    if (mods.list) {
+        unsigned long long adds = mods.adds, subs = mods.subs;
+        dl_iterate_phdr(counters, NULL);
+        if (mods.count == 0 || adds != mods.adds || subs != mods.subs)
+            dl_iterate_phdr(add_module, NULL);
+    }
+    mt_unlock(&mods.lock);
+}
+
+uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx)
+{
+    (void)ctx;
+    uint64_t len = 4;
+    for (uint32_t i = 0; i < mods.count; i++)
+        len += 24 + 4 + mods.list[i].path_len + 4 + mods.list[i].build_id_len;
+    if (!w) return len;
+    mt__wbuf_u32(w, mods.count);
+    for (uint32_t i = 0; i < mods.count; i++) {
+        const module_t *m = &mods.list[i];
+        mt__wbuf_u64(w, m->bias);
+        mt__wbuf_u64(w, m->start);
+        mt__wbuf_u64(w, m->end);
+        mt__wbuf_str(w, m->path, m->path_len);
+        mt__wbuf_str(w, m->build_id, m->build_id_len);
+    }
+    return len;
+}
+
+/* Libraries about to be unloaded are recorded first, so their frames stay nameable. */
+MT_EXPORT int dlclose(void *handle)
+{
+    static int (*real_dlclose)(void *);
+    if (!real_dlclose) real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    mt__modules_refresh();
+    return real_dlclose(handle);
+}

@@ -1,0 +1,64 @@
+/* Internal interface of the native front end (the LD_PRELOAD library), grouped by the file
+ * that defines each part. */
+#ifndef MT_NATIVE_H
+#define MT_NATIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/writer.h"
+#include "core/engine.h"
+
+#define MT_EXPORT __attribute__((visibility("default")))
+
+/* ---- tracker.c: the process-wide tracker state and its life cycle */
+
+/* The hooks' per-thread state, in initial-exec TLS (no allocation on first use). */
+typedef struct mt_tls_s {
+    int busy;          /* inside a hook: nested allocations pass through untracked */
+    int attach_failed; /* the engine could not register this thread */
+    mt_thread_t *thread;
+} mt_tls_t;
+
+extern __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
+
+/* Non-zero while allocations are being recorded (relaxed reads on the hot path). */
+extern _Atomic int mt__tracking;
+
+/* Sets up the engine from the environment; called once, from the first hook that finds the
+ * real allocator resolved, or from the library constructor. */
+void mt__tracker_init(void);
+
+/* The calling thread's record, registering it on first use; NULL when it cannot be tracked. */
+mt_thread_t *mt__tracker_thread(void);
+
+mt_engine_t *mt__tracker_engine(void);
+
+/* Writes the final capture (once per process image) and stops tracking. */
+void mt__tracker_finish(uint32_t end_reason, int32_t end_value);
+
+/* ---- unwind.c: call paths */
+
+/* Learns the address range of this library, so its frames are never recorded. */
+void mt__unwind_init(void);
+
+/* Fills frames[0..max) with the caller's call path, innermost first, starting at the first
+ * frame outside memtrack. Returns the number of frames; sets *truncated when the path was
+ * longer than max. */
+unsigned mt__unwind(uint64_t *frames, unsigned max, bool *truncated);
+
+/* ---- modules.c: the module map written into captures */
+
+/* Records the modules loaded now (new ones are appended; unloaded ones are kept). */
+void mt__modules_refresh(void);
+
+/* The MODULES section writer for mt_capture_info_t.modules. */
+uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);
+
+/* ---- preload.c: the interposed allocator functions */
+
+/* Resolves the real allocator; allocations made meanwhile come from a static buffer. */
+void mt__preload_resolve(void);
+
+#endif

@@ -1,0 +1,446 @@
+/* The tracker's life in the process: configuration from the environment, the engine, thread
+ * registration, and the final capture — after exit (from any thread), _exit, quick_exit, a
+ * fatal signal or exec — plus fork, whose child goes on with a capture of its own. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "capture/format.h"
+#include "core/arena.h"
+#include "core/os.h"
+#include "native/native.h"
+
+__thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
+_Atomic int mt__tracking;
+
+#define PATH_CAP 4096
+
+static struct {
+    mt_engine_t *engine;
+    pthread_key_t key;
+    char pattern[PATH_CAP]; /* output path; %p stands for the pid */
+    char program[PATH_CAP];
+    char *cmdline;
+    size_t cmdline_len;
+    uint64_t pid, parent_pid;
+    uint32_t flags;   /* MT_META_* set by this front end */
+    _Atomic int done; /* the final capture of this image is written (or being written) */
+} tr;
+
+static void say(const char *a, const char *b, const char *c)
+{
+    /* Messages go straight to stderr with write(2): no stdio inside the tracked process. */
+    const char *parts[] = {"memtrack: ", a, b, c, "\n"};
+    for (unsigned i = 0; i < 5; i++)
+        if (parts[i]) (void)!write(2, parts[i], strlen(parts[i]));
+}
+
+mt_engine_t *mt__tracker_engine(void)
+{
+    return tr.engine;
+}
+
+/* ---- configuration */
+
+static int parse_depth(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > MT_DEPTH_MAX) return -1;
+        v = v * 10 + (unsigned)(*s - '0');
+    }
+    if (v < 1 || v > MT_DEPTH_MAX) return -1;
+    *out = v;
+    return 0;
+}
+
+static void append(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(dst), m = strlen(src);
+    if (n + m >= cap) m = cap - n - 1;
+    memcpy(dst + n, src, m);
+    dst[n + m] = '\0';
+}
+
+static void format_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+}
+
+/* The capture path: the pattern with every %p replaced by the pid. */
+static int output_path(char *out, size_t cap)
+{
+    char pid[24];
+    format_u64(pid, (uint64_t)getpid());
+    size_t n = 0;
+    for (const char *s = tr.pattern; *s; s++) {
+        const char *piece = s[0] == '%' && s[1] == 'p' ? pid : NULL;
+        size_t len = piece ? strlen(piece) : 1;
+        if (n + len >= cap) return -1;
+        memcpy(out + n, piece ? piece : s, len);
+        n += len;
+        if (piece) s++;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static int read_config(mt_config_t *cfg)
+{
+    cfg->depth = MT_DEPTH_DEFAULT;
+    const char *depth = getenv("MEMTRACK_DEPTH");
+    if (depth && parse_depth(depth, &cfg->depth) != 0) {
+        say("MEMTRACK_DEPTH='", depth, "' is not a number from 1 to 256; not tracking");
+        return -1;
+    }
+    const char *out = getenv("MEMTRACK_OUTPUT");
+    if (out) {
+        if (!*out || strlen(out) >= PATH_CAP - 64) {
+            say("MEMTRACK_OUTPUT is empty or too long; not tracking", NULL, NULL);
+            return -1;
+        }
+        if (out[0] != '/' && getcwd(tr.pattern, PATH_CAP - 64)) append(tr.pattern, PATH_CAP, "/");
+        append(tr.pattern, PATH_CAP, out);
+    } else {
+        /* memtrack.<program>.%p.mtc in the directory where the program started */
+        if (getcwd(tr.pattern, PATH_CAP - 300)) append(tr.pattern, PATH_CAP, "/");
+        append(tr.pattern, PATH_CAP, "memtrack.");
+        append(tr.pattern, PATH_CAP, program_invocation_short_name);
+        append(tr.pattern, PATH_CAP, ".%p.mtc");
+    }
+    return 0;
+}
+
+/* Reads a small /proc file into engine memory (no malloc). */
+static char *read_proc(const char *path, size_t *len)
+{
+    size_t cap = 64 * 1024;
+    char *buf = mt__arena_alloc(cap);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    if (buf && fd >= 0) {
+        ssize_t r;
+        while (n < cap && ((r = read(fd, buf + n, cap - n)) > 0 || (r < 0 && errno == EINTR)))
+            if (r > 0) n += (size_t)r;
+    }
+    if (fd >= 0) close(fd);
+    *len = n;
+    return buf;
+}
+
+/* Children the program starts with exec are not tracked unless asked (a later --follow-
+ * children): take this library out of LD_PRELOAD, in place, before anyone copies environ. */
+static void forget_preload(void)
+{
+    char *v = getenv("LD_PRELOAD");
+    if (!v) return;
+    char *w = v;
+    for (char *s = v; *s;) {
+        size_t len = strcspn(s, ": ");
+        int ours = memmem(s, len, "libmemtrack_preload", 19) != NULL;
+        if (!ours && len) {
+            if (w != v) *w++ = ':';
+            memmove(w, s, len);
+            w += len;
+        }
+        s += len;
+        if (*s) s++;
+    }
+    *w = '\0';
+}
+
+/* ---- threads */
+
+static void thread_ended(void *arg)
+{
+    mt_thread_t *t = arg;
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name) == 0) mt__thread_set_name(t, name);
+    mt__thread_detach(t);
+}
+
+mt_thread_t *mt__tracker_thread(void)
+{
+    mt_thread_t *t = mt__tls.thread;
+    if (__builtin_expect(t != NULL, 1)) return t;
+    if (mt__tls.attach_failed || !tr.engine) return NULL;
+    t = mt__thread_attach(tr.engine, mt__os_tid());
+    if (!t) {
+        mt__tls.attach_failed = 1;
+        return NULL;
+    }
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name) == 0) mt__thread_set_name(t, name);
+    mt__tls.thread = t;
+    pthread_setspecific(tr.key, t); /* the destructor marks the thread ended */
+    return t;
+}
+
+/* ---- the final capture */
+
+static void write_capture(uint32_t reason, int32_t value)
+{
+    if (!tr.engine) return;
+    char path[PATH_CAP];
+    if (output_path(path, sizeof(path)) != 0) {
+        say("capture path too long: ", tr.pattern, NULL);
+        return;
+    }
+    mt__modules_refresh();
+    if (!tr.program[0]) {
+        ssize_t n = readlink("/proc/self/exe", tr.program, sizeof(tr.program) - 1);
+        if (n > 0) tr.program[n] = '\0';
+    }
+    mt_capture_info_t info = {
+        .pid = tr.pid,
+        .parent_pid = tr.parent_pid,
+        .end_reason = reason,
+        .end_value = value,
+        .flags = tr.flags,
+        .program = tr.program,
+        .cmdline = tr.cmdline,
+        .cmdline_len = tr.cmdline_len,
+        .modules = mt__modules_write,
+        .self = mt__tls.thread,
+    };
+    int err = mt__capture_write(tr.engine, path, &info);
+    if (err)
+        say("could not write the capture ", path,
+            err == ENOSPC ? ": no space left on device" : ": write failed");
+}
+
+void mt__tracker_finish(uint32_t reason, int32_t value)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
+    int saved = errno;
+    int busy = mt__tls.busy;
+    mt__tls.busy = 1;
+    write_capture(reason, value);
+    mt_store_relaxed(&mt__tracking, 0); /* relaxed: see enter() in preload.c */
+    mt__tls.busy = busy;
+    errno = saved;
+}
+
+static int exit_hooked;
+
+/* The final capture of a normal exit. This handler is registered while the preloaded library
+ * starts, before __libc_start_main registers _dl_fini, so exit() runs it after the program's
+ * atexit handlers and after every destructor: what is live then was never freed. */
+static void at_exit(int status, void *arg)
+{
+    (void)arg;
+    mt__tracker_finish(MT_END_EXIT, status);
+}
+
+__attribute__((destructor)) static void at_unload(void)
+{
+    if (!exit_hooked) mt__tracker_finish(MT_END_EXIT, -1); /* on_exit was refused */
+}
+
+/* ---- fatal signals */
+
+static const int fatal_signals[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGABRT, SIGTRAP,
+                                    SIGSYS,  SIGQUIT, SIGTERM, SIGINT,  SIGHUP,  SIGPIPE,
+                                    SIGXCPU, SIGXFSZ, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM};
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    mt__tracker_finish(MT_END_SIGNAL, sig);
+    /* Die of the same signal: with the default action restored, the signal raised here is
+     * delivered when the handler returns (a fault would also recur on its own). */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    raise(sig);
+}
+
+static void install_signal_handlers(void)
+{
+    /* An alternate stack for this (usually the main) thread, so a stack overflow still leaves
+     * a capture. */
+    size_t alt = 64 * 1024;
+    void *stack = mt__os_map(alt);
+    if (stack) {
+        stack_t ss = {.ss_sp = stack, .ss_size = alt, .ss_flags = 0};
+        sigaltstack(&ss, NULL);
+    }
+    for (unsigned i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
+        struct sigaction old;
+        if (sigaction(fatal_signals[i], NULL, &old) != 0) continue;
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue; /* the program's */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_fatal_signal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+        sigfillset(&sa.sa_mask);
+        sigaction(fatal_signals[i], &sa, NULL);
+    }
+}
+
+/* ---- fork */
+
+static void fork_prepare(void)
+{
+    mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
+    if (tr.engine) mt__engine_fork_prepare(tr.engine);
+}
+
+static void fork_parent(void)
+{
+    if (tr.engine) mt__engine_fork_release(tr.engine);
+    mt__tls.busy--;
+}
+
+static void fork_child(void)
+{
+    if (tr.engine) {
+        mt__engine_fork_release(tr.engine);
+        mt__engine_after_fork_child(tr.engine, mt__tls.thread);
+    }
+    tr.parent_pid = tr.pid;
+    tr.pid = (uint64_t)getpid();
+    tr.flags |= MT_META_FORKED;
+    /* The child writes its own capture: a name without the pid gets one appended. */
+    if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
+    mt__tls.busy--;
+}
+
+/* ---- start */
+
+void mt__tracker_init(void)
+{
+    static _Atomic int started;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&started, &expected, 1)) return;
+    mt__tls.busy++;
+    mt_config_t cfg;
+    if (read_config(&cfg) == 0) {
+        tr.pid = (uint64_t)getpid();
+        tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
+        if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
+        mt__unwind_init();
+        tr.engine = mt__engine_create(&cfg);
+        if (!tr.engine) say("no memory for the tracker; not tracking", NULL, NULL);
+    }
+    if (tr.engine) {
+        pthread_key_create(&tr.key, thread_ended);
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        exit_hooked = on_exit(at_exit, NULL) == 0;
+        install_signal_handlers();
+        mt__modules_refresh();
+        mt_store_release(&mt__tracking, 1);
+    }
+    forget_preload();
+    mt__tls.busy--;
+}
+
+__attribute__((constructor)) static void at_load(void)
+{
+    mt__preload_resolve(); /* usually done already by the first malloc */
+}
+
+/* ---- exits that skip the destructors, and exec */
+
+#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+MT_EXPORT void _exit(int status)
+{
+    mt__tracker_finish(MT_END_QUICK, status);
+    REAL(_exit)(status);
+    __builtin_unreachable();
+}
+
+MT_EXPORT void _Exit(int status)
+{
+    mt__tracker_finish(MT_END_QUICK, status);
+    REAL(_Exit)(status);
+    __builtin_unreachable();
+}
+
+MT_EXPORT void quick_exit(int status)
+{
+    mt__tracker_finish(MT_END_QUICK, status);
+    REAL(quick_exit)(status);
+    __builtin_unreachable();
+}
+
+/* exec replaces the image: its capture is written first. If exec fails, tracking resumes and
+ * the capture is written again at the end. */
+static void before_exec(void)
+{
+    mt__tracker_finish(MT_END_EXEC, 0);
+}
+
+static void exec_failed(void)
+{
+    int saved = errno;
+    if (tr.engine) {
+        mt_store_relaxed(&tr.done, 0);      /* relaxed: this thread is the only one that cares */
+        mt_store_relaxed(&mt__tracking, 1); /* relaxed: see enter() in preload.c */
+    }
+    errno = saved;
+}
+
+MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    __typeof__(&execve) fn = REAL(execve);
+    before_exec();
+    int r = fn(path, argv, envp);
+    exec_failed();
+    return r;
+}
+
+MT_EXPORT int execv(const char *path, char *const argv[])
+{
+    __typeof__(&execv) fn = REAL(execv);
+    before_exec();
+    int r = fn(path, argv);
+    exec_failed();
+    return r;
+}
+
+MT_EXPORT int execvp(const char *file, char *const argv[])
+{
+    __typeof__(&execvp) fn = REAL(execvp);
+    before_exec();
+    int r = fn(file, argv);
+    exec_failed();
+    return r;
+}
+
+MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    __typeof__(&execvpe) fn = REAL(execvpe);
+    before_exec();
+    int r = fn(file, argv, envp);
+    exec_failed();
+    return r;
+}
+
+MT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    __typeof__(&fexecve) fn = REAL(fexecve);
+    before_exec();
+    int r = fn(fd, argv, envp);
+    exec_failed();
+    return r;
+}

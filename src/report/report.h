@@ -1,0 +1,105 @@
+/* Internal interface of the report layer: the model computed from a capture (leaks, peak
+ * contributors, call paths), the symbolizer, the text and JSON writers and size formatting. */
+#ifndef MT_REPORT_REPORT_H
+#define MT_REPORT_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "capture/reader.h"
+
+/* --- fmt.c --- */
+
+/* Formats a size for people: "512 B", "12.3 KiB", "4.5 MiB", "1.2 GiB" (binary units, one
+ * decimal). Always NUL-terminates buf when len > 0; 16 bytes are always enough. */
+void mt__fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* Formats nanoseconds as milliseconds with exact decimals and no trailing zeros ("12.5",
+ * "0.000001", "3"), valid as a JSON number. 32 bytes are always enough. */
+void mt__fmt_ms(uint64_t ns, char *buf, size_t len);
+
+/* --- model.c --- */
+
+/* One call path (a node of the call tree) with the figures a list ranks it by. */
+typedef struct mt_path_stat_s {
+    uint32_t node;
+    uint64_t blocks, bytes;
+} mt_path_stat_t;
+
+typedef struct mt_model_s {
+    const mt_capture_t *cap;
+    mt_path_stat_t *leaks; /* live_blocks or live_bytes > 0; most bytes first */
+    size_t nleaks;
+    mt_path_stat_t *peak; /* peak_blocks or peak_bytes > 0; most bytes first */
+    size_t npeak;
+} mt_model_t;
+
+/* Builds the lists from a validated capture, which must outlive the model. Ties are broken by
+ * more blocks, then the lower node id, so the order is the same on every run. Returns 0, or -1
+ * when out of memory (the model is then empty but may still be destroyed). */
+int mt__model_init(mt_model_t *model, const mt_capture_t *cap);
+void mt__model_destroy(mt_model_t *model);
+
+/* Writes the frames of `node`'s call path, innermost first, into frames[0..max) and returns how
+ * many there are in all (which may be more than max). Frames equal to 0 (the record standing
+ * for the root) are not frames and are left out. `node` must be < cap->nnodes. */
+size_t mt__model_path(const mt_capture_t *cap, uint32_t node, uint64_t *frames, size_t max);
+
+/* The same into a fresh array (free it); *n gets the count. NULL when out of memory. */
+uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n);
+
+/* --- symbolize.c --- */
+
+typedef struct mt_sym_s mt_sym_t;
+
+/* One entry of a symbolized stack. A frame address expands into one entry, or into several
+ * when code was inlined there: the inlined functions innermost first, then the function they
+ * were inlined into. The strings belong to the symbolizer. */
+typedef struct mt_sym_frame_s {
+    const char *function; /* demangled, or NULL when unknown */
+    const char *file;     /* source file, or NULL when unknown */
+    uint32_t line;        /* 0 when unknown */
+    const char *module;   /* path of the module holding the address, or NULL */
+    uint64_t offset;      /* (frame - 1) - module bias, meaningful when module != NULL */
+    uint64_t address;     /* the frame as recorded */
+    bool inlined;         /* an inline expansion entry, other than the outermost one */
+} mt_sym_frame_t;
+
+/* Creates a symbolizer for the frames of `cap` (which must outlive it). Modules are opened on
+ * first use; a module that cannot be opened, or whose build-id differs from the captured one,
+ * is reported once on `warn` (which may be NULL) and its frames are shown as module+offset.
+ * Returns NULL when out of memory. */
+mt_sym_t *mt__sym_new(const mt_capture_t *cap, FILE *warn);
+
+/* Symbolizes one frame; *out points at 1 or more entries valid until mt__sym_free. Results are
+ * cached per frame. Never fails: what cannot be named is left NULL. Returns the entry count. */
+size_t mt__sym_lookup(mt_sym_t *sym, uint64_t frame, const mt_sym_frame_t **out);
+
+void mt__sym_free(mt_sym_t *sym);
+
+/* --- text.c and json.c --- */
+
+typedef struct mt_report_opts_s {
+    size_t top; /* call paths per list; 0 = all */
+} mt_report_opts_t;
+
+/* Write the report of `cap` to `out`; `sym` may be NULL (frames then stay addresses). Return
+ * 0, or -1 when out of memory or when writing to `out` failed. */
+int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                    const mt_report_opts_t *opts);
+int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                    const mt_report_opts_t *opts);
+
+/* --- model.c, shared by the writers --- */
+
+/* The word for how the capture ended, as JSON's end.reason: "exit", "signal", "exec",
+ * "snapshot", "_exit". */
+const char *mt__end_reason_name(uint32_t end_reason);
+
+/* Iterates over the NUL-separated arguments of META's cmdline: start with *pos = 0; each call
+ * sets *arg (not NUL-terminated when it is the last) and *len and returns true, then false. */
+bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, size_t *len);
+
+#endif

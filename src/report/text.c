@@ -1,0 +1,303 @@
+/* The text report: what a person reads first after `memtrack run` — how the program ended, the
+ * totals, the peak and who held it, the threads, and the leaks by call path. */
+#include "report/report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/format.h"
+
+/* Writes a string with control characters escaped, so names from the capture cannot move the
+ * cursor or change the terminal. */
+static void put_clean(FILE *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
+static void put_str(FILE *out, const char *s)
+{
+    put_clean(out, s, strlen(s));
+}
+
+/* The width put_clean gives a string. */
+static size_t clean_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += (unsigned char)*s < 0x20 || *s == 0x7f ? 4 : 1;
+    return n;
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* "12.3 KiB (12595 bytes)", or just "512 B" when the human form is already exact. */
+static void fmt_size(uint64_t bytes, char *buf, size_t len)
+{
+    char h[32];
+    mt__fmt_bytes(bytes, h, sizeof h);
+    if (bytes < 1024)
+        snprintf(buf, len, "%s", h);
+    else
+        snprintf(buf, len, "%s (%" PRIu64 " bytes)", h, bytes);
+}
+
+static void fmt_duration(uint64_t ns, char *buf, size_t len)
+{
+    if (ns >= UINT64_C(1000000000))
+        snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 " s", ns / UINT64_C(1000000000),
+                 ns / 1000000 % 1000);
+    else
+        snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 " ms", ns / 1000000, ns / 1000 % 1000);
+}
+
+static void put_ended(FILE *out, const mt_capture_t *cap)
+{
+    switch (cap->end_reason) {
+    case MT_END_EXIT:
+    case MT_END_QUICK: {
+        const char *how = cap->end_reason == MT_END_EXIT ? "exit" : "_exit";
+        if (cap->end_value < 0)
+            fprintf(out, "%s (status unknown)\n", how);
+        else
+            fprintf(out, "%s status %" PRId32 "\n", how, cap->end_value);
+        break;
+    }
+    case MT_END_SIGNAL: {
+        const char *abbrev = cap->end_value > 0 ? sigabbrev_np(cap->end_value) : NULL;
+        if (abbrev != NULL)
+            fprintf(out, "killed by signal SIG%s\n", abbrev);
+        else
+            fprintf(out, "killed by signal %" PRId32 "\n", cap->end_value);
+        break;
+    }
+    case MT_END_EXEC: fputs("exec (the process image was replaced)\n", out); break;
+    case MT_END_SNAPSHOT: fputs("snapshot (the program was still running)\n", out); break;
+    default: fprintf(out, "unknown (%" PRIu32 ")\n", cap->end_reason); break;
+    }
+}
+
+/* When the live figures were taken, for "live at ...". */
+static const char *moment(const mt_capture_t *cap)
+{
+    switch (cap->end_reason) {
+    case MT_END_SIGNAL: return "the signal";
+    case MT_END_EXEC: return "exec";
+    case MT_END_SNAPSHOT: return "the snapshot";
+    case MT_END_QUICK: return "_exit";
+    default: return "exit";
+    }
+}
+
+static void put_header(FILE *out, const mt_capture_t *cap)
+{
+    char buf[64];
+    fputs("Program:  ", out);
+    put_str(out, cap->program);
+    fputs("\nCommand: ", out);
+    const char *arg;
+    size_t pos = 0, n;
+    while (mt__cmdline_next(cap, &pos, &arg, &n)) {
+        fputc(' ', out);
+        put_clean(out, arg, n);
+    }
+    fprintf(out, "\nPID:      %" PRIu64, cap->pid);
+    if (cap->parent_pid != 0) fprintf(out, " (forked from %" PRIu64 ")", cap->parent_pid);
+    fmt_duration(cap->duration_ns, buf, sizeof buf);
+    fprintf(out, "\nDuration: %s\nEnded:    ", buf);
+    put_ended(out, cap);
+
+    if (cap->flags & MT_META_DEGRADED || cap->dropped_events > 0)
+        fprintf(out,
+                "warning: the engine ran short of memory and dropped %" PRIu64
+                " events; the figures are incomplete\n",
+                cap->dropped_events);
+    if (cap->flags & MT_META_TRUNCSTK)
+        fprintf(out, "warning: some call paths were cut at the depth limit (%" PRIu32 " frames)\n",
+                cap->depth);
+    if (cap->flags & MT_META_STACKLESS)
+        fputs("note: call paths were not recorded, so allocations are not grouped by them\n",
+              out);
+}
+
+static void put_totals(FILE *out, const mt_capture_t *cap)
+{
+    const mt_cap_totals_t *t = &cap->totals;
+    char a[64], b[64];
+    fmt_size(t->allocated_bytes, a, sizeof a);
+    fmt_size(t->freed_bytes, b, sizeof b);
+    fprintf(out, "\nTotals\n");
+    fprintf(out, "  allocations:    %" PRIu64 ", %s\n", t->allocations, a);
+    fprintf(out, "  frees:          %" PRIu64 ", %s\n", t->frees, b);
+    fmt_size(t->live_bytes, a, sizeof a);
+    char label[32];
+    snprintf(label, sizeof label, "live at %s:", moment(cap));
+    fprintf(out, "  %-15s %" PRIu64 " %s, %s\n", label, t->live_blocks,
+            plural(t->live_blocks, "block", "blocks"), a);
+    fprintf(out, "  temporary:      %" PRIu64 "\n", t->temporary);
+    fprintf(out, "  unknown frees:  %" PRIu64 "\n", t->unknown_frees);
+}
+
+static void put_entry(FILE *out, const mt_sym_frame_t *e)
+{
+    fputs("      ", out);
+    if (e->function != NULL) {
+        put_str(out, e->function);
+        if (e->file != NULL) {
+            fputs("  ", out);
+            put_str(out, e->file);
+            fprintf(out, ":%" PRIu32, e->line);
+        } else if (e->module != NULL) {
+            fputs("  ", out);
+            const char *slash = strrchr(e->module, '/');
+            put_str(out, slash != NULL ? slash + 1 : e->module);
+            fprintf(out, "+0x%" PRIx64, e->offset);
+        }
+    } else if (e->module != NULL) {
+        const char *slash = strrchr(e->module, '/');
+        put_str(out, slash != NULL ? slash + 1 : e->module);
+        fprintf(out, "+0x%" PRIx64, e->offset);
+    } else {
+        fprintf(out, "0x%" PRIx64, e->address);
+    }
+    if (e->inlined) fputs("  (inlined)", out);
+    fputc('\n', out);
+}
+
+static int put_stack(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, uint32_t node)
+{
+    size_t n;
+    uint64_t *frames = mt__model_path_dup(cap, node, &n);
+    if (frames == NULL) return -1;
+    if (n == 0) fputs("      (no call path recorded)\n", out);
+    for (size_t i = 0; i < n; i++) {
+        const mt_sym_frame_t *entries;
+        mt_sym_frame_t raw = {.address = frames[i]};
+        size_t k = 1;
+        if (sym != NULL)
+            k = mt__sym_lookup(sym, frames[i], &entries);
+        else
+            entries = &raw;
+        for (size_t j = 0; j < k; j++) put_entry(out, &entries[j]);
+    }
+    free(frames);
+    return 0;
+}
+
+/* The ranked call paths of one list, at most `top` of them (0 = all). */
+static int put_paths(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_path_stat_t *v,
+                     size_t n, size_t top)
+{
+    size_t shown = top == 0 || top > n ? n : top;
+    for (size_t i = 0; i < shown; i++) {
+        char size[64];
+        fmt_size(v[i].bytes, size, sizeof size);
+        fprintf(out, "  #%zu  %s in %" PRIu64 " %s\n", i + 1, size, v[i].blocks,
+                plural(v[i].blocks, "block", "blocks"));
+        if (put_stack(out, cap, sym, v[i].node) != 0) return -1;
+    }
+    if (shown < n)
+        fprintf(out, "  \u2026 and %zu more call %s (--top to see more)\n", n - shown,
+                plural(n - shown, "path", "paths"));
+    return 0;
+}
+
+static void put_peak_header(FILE *out, const mt_capture_t *cap)
+{
+    const mt_cap_totals_t *t = &cap->totals;
+    char size[64], when[32];
+    fmt_size(t->peak_bytes, size, sizeof size);
+    mt__fmt_ms(t->peak_time_ns, when, sizeof when);
+    if (t->peak_bytes == 0 && t->peak_blocks == 0)
+        fprintf(out, "\nPeak: 0 B (nothing was live at any time)\n");
+    else
+        fprintf(out, "\nPeak: %s in %" PRIu64 " %s, at %s ms\n", size, t->peak_blocks,
+                plural(t->peak_blocks, "block", "blocks"), when);
+}
+
+/* Right-aligned columns sized to their widest cell; the name column is left-aligned. */
+static int put_threads(FILE *out, const mt_capture_t *cap)
+{
+    enum { NCOL = 8, CELL = 40 };
+    static const char *const head[NCOL] = {"tid",   "name",        "allocations", "allocated",
+                                           "frees", "live blocks", "live bytes",  "peak"};
+    fprintf(out, "\nThreads\n");
+    if (cap->nthreads == 0) {
+        fputs("  (none recorded)\n", out);
+        return 0;
+    }
+    char(*cells)[NCOL][CELL] = calloc(cap->nthreads, sizeof *cells);
+    if (cells == NULL) return -1;
+    size_t width[NCOL];
+    for (int c = 0; c < NCOL; c++) width[c] = strlen(head[c]);
+    for (size_t i = 0; i < cap->nthreads; i++) {
+        const mt_cap_thread_t *t = &cap->threads[i];
+        snprintf(cells[i][0], CELL, "%" PRIu64, t->tid);
+        /* cells[i][1] stays empty: the name is written directly, escaped. */
+        snprintf(cells[i][2], CELL, "%" PRIu64, t->allocations);
+        mt__fmt_bytes(t->allocated_bytes, cells[i][3], CELL);
+        snprintf(cells[i][4], CELL, "%" PRIu64, t->frees);
+        snprintf(cells[i][5], CELL, "%" PRIu64, t->live_blocks);
+        mt__fmt_bytes(t->live_bytes, cells[i][6], CELL);
+        mt__fmt_bytes(t->peak_bytes, cells[i][7], CELL);
+        for (int c = 0; c < NCOL; c++)
+            if (c != 1 && strlen(cells[i][c]) > width[c]) width[c] = strlen(cells[i][c]);
+        size_t nl = t->name[0] != '\0' ? clean_len(t->name) : 1;
+        if (nl > width[1]) width[1] = nl;
+    }
+    fprintf(out, "  %-*s  %-*s", (int)width[0], head[0], (int)width[1], head[1]);
+    for (int c = 2; c < NCOL; c++) fprintf(out, "  %*s", (int)width[c], head[c]);
+    fputc('\n', out);
+    for (size_t i = 0; i < cap->nthreads; i++) {
+        const char *name = cap->threads[i].name[0] != '\0' ? cap->threads[i].name : "-";
+        fprintf(out, "  %-*s  ", (int)width[0], cells[i][0]);
+        put_str(out, name);
+        fprintf(out, "%*s", (int)(width[1] - clean_len(name)), "");
+        for (int c = 2; c < NCOL; c++) fprintf(out, "  %*s", (int)width[c], cells[i][c]);
+        fputc('\n', out);
+    }
+    free(cells);
+    return 0;
+}
+
+static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_t *m)
+{
+    const mt_cap_totals_t *t = &cap->totals;
+    if (t->live_blocks == 0) {
+        fprintf(out, "\nLeaks: none; every tracked allocation was freed before %s\n",
+                moment(cap));
+        return;
+    }
+    char size[64];
+    fmt_size(t->live_bytes, size, sizeof size);
+    fprintf(out, "\nLeaks: %s in %" PRIu64 " %s still live at %s, from %zu call %s\n", size,
+            t->live_blocks, plural(t->live_blocks, "block", "blocks"), moment(cap), m->nleaks,
+            plural(m->nleaks, "path", "paths"));
+}
+
+int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                    const mt_report_opts_t *opts)
+{
+    mt_model_t m;
+    if (mt__model_init(&m, cap) != 0) return -1;
+    int rc = -1;
+    put_header(out, cap);
+    put_totals(out, cap);
+    put_peak_header(out, cap);
+    if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top) != 0) goto done;
+    if (put_threads(out, cap) != 0) goto done;
+    put_leaks_header(out, cap, &m);
+    if (put_paths(out, cap, sym, m.leaks, m.nleaks, opts->top) != 0) goto done;
+    rc = ferror(out) ? -1 : 0;
+done:
+    mt__model_destroy(&m);
+    return rc;
+}
