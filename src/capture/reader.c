@@ -62,14 +62,22 @@ static uint64_t le64(const uint8_t *p)
 static const char *section_name(uint32_t type)
 {
     switch (type) {
-    case MT_SEC_META: return "META";
-    case MT_SEC_TOTALS: return "TOTALS";
-    case MT_SEC_MODULES: return "MODULES";
-    case MT_SEC_NODES: return "NODES";
-    case MT_SEC_THREADS: return "THREADS";
-    case MT_SEC_LIVE: return "LIVE";
-    case MT_SEC_END: return "END";
-    default: return "unknown";
+    case MT_SEC_META:
+        return "META";
+    case MT_SEC_TOTALS:
+        return "TOTALS";
+    case MT_SEC_MODULES:
+        return "MODULES";
+    case MT_SEC_NODES:
+        return "NODES";
+    case MT_SEC_THREADS:
+        return "THREADS";
+    case MT_SEC_LIVE:
+        return "LIVE";
+    case MT_SEC_END:
+        return "END";
+    default:
+        return "unknown";
     }
 }
 
@@ -145,11 +153,11 @@ static int parse_totals(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t err
                     MT_FMT_TOTALS_SIZE);
     const uint8_t *p = c->p;
     mt_cap_totals_t *t = &cap->totals;
-    uint64_t *fields[] = {&t->allocations,   &t->frees,       &t->allocated_bytes,
-                          &t->freed_bytes,   &t->live_blocks, &t->live_bytes,
-                          &t->peak_bytes,    &t->peak_time_ns, &t->peak_blocks,
-                          &t->temporary,     &t->unknown_frees, &t->threads};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = le64(p + 8 * i);
+    uint64_t *fields[] = {&t->allocations, &t->frees,      &t->allocated_bytes, &t->freed_bytes,
+                          &t->live_blocks, &t->live_bytes, &t->peak_bytes,      &t->peak_time_ns,
+                          &t->peak_blocks, &t->temporary,  &t->unknown_frees,   &t->threads};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        *fields[i] = le64(p + 8 * i);
     c->left = 0;
     return 0;
 }
@@ -175,8 +183,8 @@ static int parse_modules(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t er
         m->end = le64(p + 16);
         if (m->start > m->end)
             return fail(err, errlen,
-                        "corrupt: module %" PRIu32 " ends (0x%" PRIx64 ") before it starts (0x%" PRIx64
-                        ")",
+                        "corrupt: module %" PRIu32 " ends (0x%" PRIx64
+                        ") before it starts (0x%" PRIx64 ")",
                         i, m->end, m->start);
         m->path = take_string(c, "a module path", NULL, err, errlen);
         if (m->path == NULL) return -1;
@@ -247,9 +255,9 @@ static int parse_threads(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t er
         if (p == NULL) return -1;
         cap->nthreads = i + 1;
         mt_cap_thread_t *t = &cap->threads[i];
-        uint64_t *fields[] = {&t->tid,        &t->allocations,  &t->allocated_bytes,
-                              &t->frees,      &t->freed_bytes,  &t->live_blocks,
-                              &t->live_bytes, &t->peak_bytes,   &t->peak_time_ns,
+        uint64_t *fields[] = {&t->tid,        &t->allocations,   &t->allocated_bytes,
+                              &t->frees,      &t->freed_bytes,   &t->live_blocks,
+                              &t->live_bytes, &t->peak_bytes,    &t->peak_time_ns,
                               &t->temporary,  &t->unknown_frees, &t->start_ns,
                               &t->end_ns};
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
@@ -276,8 +284,7 @@ static int live_count(mt_cursor_t *c, uint64_t *count, char *err, size_t errlen)
 
 /* LIVE may come in several sections (the writer emits one per shard of its table): the live
  * blocks are all of them together. Runs after scan_sections validated every section header. */
-static int parse_live(mt_capture_t *cap, const uint8_t *data, size_t len, char *err,
-                      size_t errlen)
+static int parse_live(mt_capture_t *cap, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     uint64_t total = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -436,8 +443,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: END section is %" PRIu64 " bytes (expected 8)",
                             length);
             if (left != 8)
-                return fail(err, errlen, "corrupt: %zu bytes of trailing data after END",
-                            left - 8);
+                return fail(err, errlen, "corrupt: %zu bytes of trailing data after END", left - 8);
             if (mt__fnv1a(MT_FNV_OFFSET, data, pos) != le64(payload))
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
@@ -453,8 +459,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
     }
 }
 
-int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char *err,
-                      size_t errlen)
+int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char *err, size_t errlen)
 {
     if (out != NULL) *out = NULL;
     if (data == NULL || len == 0) return fail(err, errlen, "empty file (not a memtrack capture)");
@@ -575,7 +580,8 @@ void mt__capture_free(mt_capture_t *cap)
     }
     free(cap->modules);
     free(cap->nodes);
-    for (size_t i = 0; i < cap->nthreads; i++) free(cap->threads[i].name);
+    for (size_t i = 0; i < cap->nthreads; i++)
+        free(cap->threads[i].name);
     free(cap->threads);
     free(cap->live);
     free(cap);

@@ -16,8 +16,8 @@ typedef struct mt_cap_totals_s {
 
 typedef struct mt_cap_module_s {
     uint64_t bias, start, end;
-    char *path;             /* NUL-terminated copy */
-    uint8_t *build_id;      /* raw bytes, build_id_len of them (may be NULL when 0) */
+    char *path;        /* NUL-terminated copy */
+    uint8_t *build_id; /* raw bytes, build_id_len of them (may be NULL when 0) */
     uint32_t build_id_len;
 } mt_cap_module_t;
 
@@ -49,8 +49,8 @@ typedef struct mt_capture_s {
     uint32_t depth, mode, end_reason, flags, frame_kind;
     int32_t end_value;
     uint64_t dropped_events, engine_bytes;
-    char *program;     /* NUL-terminated */
-    char *cmdline;     /* arguments separated by NUL bytes, cmdline_len bytes (+ a final NUL) */
+    char *program; /* NUL-terminated */
+    char *cmdline; /* arguments separated by NUL bytes, cmdline_len bytes (+ a final NUL) */
     size_t cmdline_len;
 
     mt_cap_totals_t totals;

@@ -46,11 +46,13 @@ static inline bool mt_pair_cas(volatile unsigned __int128 *target, mt_pair_t *ex
     return false;
 }
 
-/* Reads a pair possibly torn; callers use it only as the first guess of a CAS loop. */
+/* Reads a pair possibly torn (two relaxed 8-byte loads); callers use it only as the first
+ * guess of a CAS loop, which corrects it. */
 static inline mt_pair_t mt_pair_peek(volatile unsigned __int128 *target)
 {
-    volatile uint64_t *w = (volatile uint64_t *)target;
-    mt_pair_t p = {w[0], w[1]};
+    uint64_t *w = (uint64_t *)target;
+    mt_pair_t p = {__atomic_load_n(&w[0], __ATOMIC_RELAXED),
+                   __atomic_load_n(&w[1], __ATOMIC_RELAXED)};
     return p;
 }
 

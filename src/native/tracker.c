@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -384,13 +385,14 @@ MT_EXPORT void quick_exit(int status)
 }
 
 /* exec replaces the image: its capture is written first. If exec fails, tracking resumes and
- * the capture is written again at the end. */
+ * the capture is written again at the end. glibc's own exec functions call each other
+ * directly, not through the PLT, so every public one is wrapped. */
 static void before_exec(void)
 {
     mt__tracker_finish(MT_END_EXEC, 0);
 }
 
-static void exec_failed(void)
+static int exec_failed(int r)
 {
     int saved = errno;
     if (tr.engine) {
@@ -398,49 +400,67 @@ static void exec_failed(void)
         mt_store_relaxed(&mt__tracking, 1); /* relaxed: see enter() in preload.c */
     }
     errno = saved;
-}
-
-MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
-{
-    __typeof__(&execve) fn = REAL(execve);
-    before_exec();
-    int r = fn(path, argv, envp);
-    exec_failed();
     return r;
 }
 
-MT_EXPORT int execv(const char *path, char *const argv[])
+#define EXEC_WRAPPER(name, params, args)   \
+    MT_EXPORT int name params              \
+    {                                      \
+        __typeof__(&name) fn = REAL(name); \
+        before_exec();                     \
+        return exec_failed(fn args);       \
+    }
+
+EXEC_WRAPPER(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
+EXEC_WRAPPER(execv, (const char *path, char *const argv[]), (path, argv))
+EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), (file, argv))
+EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]),
+             (file, argv, envp))
+EXEC_WRAPPER(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
+
+/* The list forms gather their arguments into an array on the stack (no malloc, as in glibc)
+ * and go through the wrappers above. */
+#define EXEC_ARGV_MAX 4096
+#define GATHER_ARGS(first, ap, argv)               \
+    do {                                           \
+        size_t n_ = 0;                             \
+        argv[n_++] = (char *)(first);              \
+        while (argv[n_ - 1] && n_ < EXEC_ARGV_MAX) \
+            argv[n_++] = va_arg(ap, char *);       \
+        if (argv[n_ - 1]) {                        \
+            va_end(ap);                            \
+            errno = E2BIG;                         \
+            return -1;                             \
+        }                                          \
+    } while (0)
+
+MT_EXPORT int execl(const char *path, const char *arg, ...)
 {
-    __typeof__(&execv) fn = REAL(execv);
-    before_exec();
-    int r = fn(path, argv);
-    exec_failed();
-    return r;
+    char *argv[EXEC_ARGV_MAX];
+    va_list ap;
+    va_start(ap, arg);
+    GATHER_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execv(path, argv);
 }
 
-MT_EXPORT int execvp(const char *file, char *const argv[])
+MT_EXPORT int execlp(const char *file, const char *arg, ...)
 {
-    __typeof__(&execvp) fn = REAL(execvp);
-    before_exec();
-    int r = fn(file, argv);
-    exec_failed();
-    return r;
+    char *argv[EXEC_ARGV_MAX];
+    va_list ap;
+    va_start(ap, arg);
+    GATHER_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execvp(file, argv);
 }
 
-MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+MT_EXPORT int execle(const char *path, const char *arg, ...)
 {
-    __typeof__(&execvpe) fn = REAL(execvpe);
-    before_exec();
-    int r = fn(file, argv, envp);
-    exec_failed();
-    return r;
-}
-
-MT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    __typeof__(&fexecve) fn = REAL(fexecve);
-    before_exec();
-    int r = fn(fd, argv, envp);
-    exec_failed();
-    return r;
+    char *argv[EXEC_ARGV_MAX];
+    va_list ap;
+    va_start(ap, arg);
+    GATHER_ARGS(arg, ap, argv);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
 }

@@ -23,7 +23,8 @@ typedef struct mt_json_s {
 static void indent(mt_json_t *j, int depth)
 {
     fputc('\n', j->out);
-    for (int i = 0; i < depth; i++) fputs("  ", j->out);
+    for (int i = 0; i < depth; i++)
+        fputs("  ", j->out);
 }
 
 static void begin_value(mt_json_t *j)
@@ -77,13 +78,27 @@ static void put_string(FILE *out, const char *str, size_t len)
         unsigned char c = s[i];
         if (c < 0x80) {
             switch (c) {
-            case '"': fputs("\\\"", out); break;
-            case '\\': fputs("\\\\", out); break;
-            case '\n': fputs("\\n", out); break;
-            case '\r': fputs("\\r", out); break;
-            case '\t': fputs("\\t", out); break;
-            case '\b': fputs("\\b", out); break;
-            case '\f': fputs("\\f", out); break;
+            case '"':
+                fputs("\\\"", out);
+                break;
+            case '\\':
+                fputs("\\\\", out);
+                break;
+            case '\n':
+                fputs("\\n", out);
+                break;
+            case '\r':
+                fputs("\\r", out);
+                break;
+            case '\t':
+                fputs("\\t", out);
+                break;
+            case '\b':
+                fputs("\\b", out);
+                break;
+            case '\f':
+                fputs("\\f", out);
+                break;
             default:
                 if (c < 0x20 || c == 0x7f)
                     fprintf(out, "\\u%04x", c);
@@ -307,8 +322,7 @@ static void put_threads(mt_json_t *j, const mt_capture_t *cap)
     close_(j, ']');
 }
 
-int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
-                    const mt_report_opts_t *opts)
+int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_report_opts_t *opts)
 {
     mt_model_t m;
     if (mt__model_init(&m, cap) != 0) return -1;
@@ -342,8 +356,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
     u64(j, "blocks", cap->totals.peak_blocks);
     ms(j, "time_ms", cap->totals.peak_time_ns);
     u64(j, "call_paths", m.npeak);
-    if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, false) != 0)
-        goto done;
+    if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, false) != 0) goto done;
     close_(j, '}');
 
     put_threads(j, cap);

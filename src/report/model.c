@@ -74,12 +74,18 @@ uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n)
 const char *mt__end_reason_name(uint32_t end_reason)
 {
     switch (end_reason) {
-    case MT_END_EXIT: return "exit";
-    case MT_END_SIGNAL: return "signal";
-    case MT_END_EXEC: return "exec";
-    case MT_END_SNAPSHOT: return "snapshot";
-    case MT_END_QUICK: return "_exit";
-    default: return "unknown";
+    case MT_END_EXIT:
+        return "exit";
+    case MT_END_SIGNAL:
+        return "signal";
+    case MT_END_EXEC:
+        return "exec";
+    case MT_END_SNAPSHOT:
+        return "snapshot";
+    case MT_END_QUICK:
+        return "_exit";
+    default:
+        return "unknown";
     }
 }
 

@@ -50,6 +50,14 @@ size_t mt__model_path(const mt_capture_t *cap, uint32_t node, uint64_t *frames, 
 /* The same into a fresh array (free it); *n gets the count. NULL when out of memory. */
 uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n);
 
+/* The word for how the capture ended, as JSON's end.reason: "exit", "signal", "exec",
+ * "snapshot", "_exit". */
+const char *mt__end_reason_name(uint32_t end_reason);
+
+/* Iterates over the NUL-separated arguments of META's cmdline: start with *pos = 0; each call
+ * sets *arg (not NUL-terminated when it is the last) and *len and returns true, then false. */
+bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, size_t *len);
+
 /* --- symbolize.c --- */
 
 typedef struct mt_sym_s mt_sym_t;
@@ -91,15 +99,5 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                     const mt_report_opts_t *opts);
 int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                     const mt_report_opts_t *opts);
-
-/* --- model.c, shared by the writers --- */
-
-/* The word for how the capture ended, as JSON's end.reason: "exit", "signal", "exec",
- * "snapshot", "_exit". */
-const char *mt__end_reason_name(uint32_t end_reason);
-
-/* Iterates over the NUL-separated arguments of META's cmdline: start with *pos = 0; each call
- * sets *arg (not NUL-terminated when it is the last) and *len and returns true, then false. */
-bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, size_t *len);
 
 #endif

@@ -45,6 +45,11 @@ mt_sym_t *mt__sym_new(const mt_capture_t *cap, FILE *warn)
     if (sym == NULL) return NULL;
     sym->cap = cap;
     sym->warn = warn;
+    /* libdw asks debuginfod servers for missing debug information when DEBUGINFOD_URLS is set
+     * (Debian sets it for login shells). Without a network that stalls every report, so it
+     * is used only when asked for with MEMTRACK_DEBUGINFOD=1. */
+    const char *ask = getenv("MEMTRACK_DEBUGINFOD");
+    if (!ask || strcmp(ask, "1") != 0) unsetenv("DEBUGINFOD_URLS");
     sym->callbacks.find_elf = dwfl_build_id_find_elf;
     sym->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
     sym->callbacks.section_address = dwfl_offline_section_address;
@@ -225,7 +230,8 @@ static bool expand_inlines(Dwfl_Module *mod, Dwarf_Addr pc, const mt_sym_frame_t
         } else {
             Dwarf_Attribute attr;
             Dwarf_Word val;
-            if (files != NULL && dwarf_formudata(dwarf_attr(prev, DW_AT_call_file, &attr), &val) == 0) {
+            if (files != NULL &&
+                dwarf_formudata(dwarf_attr(prev, DW_AT_call_file, &attr), &val) == 0) {
                 const char *f = dwarf_filesrc(files, val, NULL, NULL);
                 e.file = f != NULL ? strdup(f) : NULL;
             }
@@ -312,7 +318,8 @@ static size_t slot_of(const mt_sym_t *sym, uint64_t frame)
     uint64_t h = frame * 0x9e3779b97f4a7c15ull;
     size_t mask = sym->nslots - 1;
     size_t i = (size_t)(h >> 17) & mask;
-    while (sym->slots[i].entries != NULL && sym->slots[i].frame != frame) i = (i + 1) & mask;
+    while (sym->slots[i].entries != NULL && sym->slots[i].frame != frame)
+        i = (i + 1) & mask;
     return i;
 }
 

@@ -30,7 +30,8 @@ static void put_str(FILE *out, const char *s)
 static size_t clean_len(const char *s)
 {
     size_t n = 0;
-    for (; *s; s++) n += (unsigned char)*s < 0x20 || *s == 0x7f ? 4 : 1;
+    for (; *s; s++)
+        n += (unsigned char)*s < 0x20 || *s == 0x7f ? 4 : 1;
     return n;
 }
 
@@ -79,9 +80,15 @@ static void put_ended(FILE *out, const mt_capture_t *cap)
             fprintf(out, "killed by signal %" PRId32 "\n", cap->end_value);
         break;
     }
-    case MT_END_EXEC: fputs("exec (the process image was replaced)\n", out); break;
-    case MT_END_SNAPSHOT: fputs("snapshot (the program was still running)\n", out); break;
-    default: fprintf(out, "unknown (%" PRIu32 ")\n", cap->end_reason); break;
+    case MT_END_EXEC:
+        fputs("exec (the process image was replaced)\n", out);
+        break;
+    case MT_END_SNAPSHOT:
+        fputs("snapshot (the program was still running)\n", out);
+        break;
+    default:
+        fprintf(out, "unknown (%" PRIu32 ")\n", cap->end_reason);
+        break;
     }
 }
 
@@ -89,11 +96,16 @@ static void put_ended(FILE *out, const mt_capture_t *cap)
 static const char *moment(const mt_capture_t *cap)
 {
     switch (cap->end_reason) {
-    case MT_END_SIGNAL: return "the signal";
-    case MT_END_EXEC: return "exec";
-    case MT_END_SNAPSHOT: return "the snapshot";
-    case MT_END_QUICK: return "_exit";
-    default: return "exit";
+    case MT_END_SIGNAL:
+        return "the signal";
+    case MT_END_EXEC:
+        return "exec";
+    case MT_END_SNAPSHOT:
+        return "the snapshot";
+    case MT_END_QUICK:
+        return "_exit";
+    default:
+        return "exit";
     }
 }
 
@@ -124,8 +136,7 @@ static void put_header(FILE *out, const mt_capture_t *cap)
         fprintf(out, "warning: some call paths were cut at the depth limit (%" PRIu32 " frames)\n",
                 cap->depth);
     if (cap->flags & MT_META_STACKLESS)
-        fputs("note: call paths were not recorded, so allocations are not grouped by them\n",
-              out);
+        fputs("note: call paths were not recorded, so allocations are not grouped by them\n", out);
 }
 
 static void put_totals(FILE *out, const mt_capture_t *cap)
@@ -186,7 +197,8 @@ static int put_stack(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, uint32_t
             k = mt__sym_lookup(sym, frames[i], &entries);
         else
             entries = &raw;
-        for (size_t j = 0; j < k; j++) put_entry(out, &entries[j]);
+        for (size_t j = 0; j < k; j++)
+            put_entry(out, &entries[j]);
     }
     free(frames);
     return 0;
@@ -237,7 +249,8 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
     char(*cells)[NCOL][CELL] = calloc(cap->nthreads, sizeof *cells);
     if (cells == NULL) return -1;
     size_t width[NCOL];
-    for (int c = 0; c < NCOL; c++) width[c] = strlen(head[c]);
+    for (int c = 0; c < NCOL; c++)
+        width[c] = strlen(head[c]);
     for (size_t i = 0; i < cap->nthreads; i++) {
         const mt_cap_thread_t *t = &cap->threads[i];
         snprintf(cells[i][0], CELL, "%" PRIu64, t->tid);
@@ -254,14 +267,16 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
         if (nl > width[1]) width[1] = nl;
     }
     fprintf(out, "  %-*s  %-*s", (int)width[0], head[0], (int)width[1], head[1]);
-    for (int c = 2; c < NCOL; c++) fprintf(out, "  %*s", (int)width[c], head[c]);
+    for (int c = 2; c < NCOL; c++)
+        fprintf(out, "  %*s", (int)width[c], head[c]);
     fputc('\n', out);
     for (size_t i = 0; i < cap->nthreads; i++) {
         const char *name = cap->threads[i].name[0] != '\0' ? cap->threads[i].name : "-";
         fprintf(out, "  %-*s  ", (int)width[0], cells[i][0]);
         put_str(out, name);
         fprintf(out, "%*s", (int)(width[1] - clean_len(name)), "");
-        for (int c = 2; c < NCOL; c++) fprintf(out, "  %*s", (int)width[c], cells[i][c]);
+        for (int c = 2; c < NCOL; c++)
+            fprintf(out, "  %*s", (int)width[c], cells[i][c]);
         fputc('\n', out);
     }
     free(cells);
@@ -272,8 +287,7 @@ static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_
 {
     const mt_cap_totals_t *t = &cap->totals;
     if (t->live_blocks == 0) {
-        fprintf(out, "\nLeaks: none; every tracked allocation was freed before %s\n",
-                moment(cap));
+        fprintf(out, "\nLeaks: none; every tracked allocation was freed before %s\n", moment(cap));
         return;
     }
     char size[64];
@@ -283,8 +297,7 @@ static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_
             plural(m->nleaks, "path", "paths"));
 }
 
-int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
-                    const mt_report_opts_t *opts)
+int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_report_opts_t *opts)
 {
     mt_model_t m;
     if (mt__model_init(&m, cap) != 0) return -1;

@@ -21,7 +21,8 @@ static inline void tb_bytes(tb_t *b, const void *p, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n) nc *= 2;
+        while (nc < b->len + n)
+            nc *= 2;
         b->data = realloc(b->data, nc);
         if (b->data == NULL) abort();
         b->cap = nc;
@@ -33,20 +34,23 @@ static inline void tb_bytes(tb_t *b, const void *p, size_t n)
 static inline void tb_u32(tb_t *b, uint32_t v)
 {
     uint8_t x[4];
-    for (int i = 0; i < 4; i++) x[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
     tb_bytes(b, x, 4);
 }
 
 static inline void tb_u64(tb_t *b, uint64_t v)
 {
     uint8_t x[8];
-    for (int i = 0; i < 8; i++) x[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
     tb_bytes(b, x, 8);
 }
 
 static inline void tb_put_u64_at(tb_t *b, size_t off, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) b->data[off + i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b->data[off + i] = (uint8_t)(v >> (8 * i));
 }
 
 static inline void tb_string(tb_t *b, const void *s, size_t n)
@@ -99,10 +103,11 @@ static inline void tb_meta(tb_t *b, const mt_capture_t *c)
 static inline void tb_totals(tb_t *b, const mt_cap_totals_t *t)
 {
     tb_open(b, MT_SEC_TOTALS);
-    uint64_t v[] = {t->allocations, t->frees,        t->allocated_bytes, t->freed_bytes,
-                    t->live_blocks, t->live_bytes,   t->peak_bytes,      t->peak_time_ns,
-                    t->peak_blocks, t->temporary,    t->unknown_frees,   t->threads};
-    for (size_t i = 0; i < 12; i++) tb_u64(b, v[i]);
+    uint64_t v[] = {t->allocations, t->frees,      t->allocated_bytes, t->freed_bytes,
+                    t->live_blocks, t->live_bytes, t->peak_bytes,      t->peak_time_ns,
+                    t->peak_blocks, t->temporary,  t->unknown_frees,   t->threads};
+    for (size_t i = 0; i < 12; i++)
+        tb_u64(b, v[i]);
     tb_close(b);
 }
 
@@ -132,7 +137,8 @@ static inline void tb_nodes(tb_t *b, const mt_capture_t *c)
         tb_u64(b, n->frame);
         uint64_t v[] = {n->allocations, n->allocated_bytes, n->temporary, n->peak_blocks,
                         n->peak_bytes,  n->live_blocks,     n->live_bytes};
-        for (size_t k = 0; k < 7; k++) tb_u64(b, v[k]);
+        for (size_t k = 0; k < 7; k++)
+            tb_u64(b, v[k]);
     }
     tb_close(b);
 }
@@ -143,11 +149,12 @@ static inline void tb_threads(tb_t *b, const mt_capture_t *c)
     tb_u32(b, (uint32_t)c->nthreads);
     for (size_t i = 0; i < c->nthreads; i++) {
         const mt_cap_thread_t *t = &c->threads[i];
-        uint64_t v[] = {t->tid,         t->allocations, t->allocated_bytes, t->frees,
-                        t->freed_bytes, t->live_blocks, t->live_bytes,      t->peak_bytes,
-                        t->peak_time_ns, t->temporary,  t->unknown_frees,   t->start_ns,
+        uint64_t v[] = {t->tid,          t->allocations, t->allocated_bytes, t->frees,
+                        t->freed_bytes,  t->live_blocks, t->live_bytes,      t->peak_bytes,
+                        t->peak_time_ns, t->temporary,   t->unknown_frees,   t->start_ns,
                         t->end_ns};
-        for (size_t k = 0; k < 13; k++) tb_u64(b, v[k]);
+        for (size_t k = 0; k < 13; k++)
+            tb_u64(b, v[k]);
         tb_string(b, t->name, strlen(t->name));
     }
     tb_close(b);
@@ -180,7 +187,8 @@ static inline void tb_reseal(uint8_t *data, size_t len)
 {
     size_t end = len - MT_FMT_SECTION_HDR - 8;
     uint64_t h = mt__fnv1a(MT_FNV_OFFSET, data, end);
-    for (int i = 0; i < 8; i++) data[len - 8 + i] = (uint8_t)(h >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        data[len - 8 + i] = (uint8_t)(h >> (8 * i));
 }
 
 /* The whole capture, sections in the usual order; free() the result. */

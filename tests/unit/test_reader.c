@@ -58,10 +58,10 @@ static void fixture(fixture_t *f)
                                   .temporary = 2,
                                   .unknown_frees = 1,
                                   .threads = 2};
-    f->modules[0] = (mt_cap_module_t){0x400000, 0x400000, 0x480000, "/usr/bin/prog", build_id,
-                                      sizeof build_id};
-    f->modules[1] = (mt_cap_module_t){0x7f0000000000, 0x7f0000001000, 0x7f0000200000,
-                                      "/lib/libc.so.6", NULL, 0};
+    f->modules[0] =
+        (mt_cap_module_t){0x400000, 0x400000, 0x480000, "/usr/bin/prog", build_id, sizeof build_id};
+    f->modules[1] = (mt_cap_module_t){0x7f0000000000,   0x7f0000001000, 0x7f0000200000,
+                                      "/lib/libc.so.6", NULL,           0};
     c->modules = f->modules;
     c->nmodules = 2;
     f->nodes[1] = (mt_cap_node_t){.parent = 0, .frame = 0x401000};
@@ -150,7 +150,8 @@ static size_t find_section(const uint8_t *data, size_t len, uint32_t type)
         uint32_t t = (uint32_t)data[pos] | (uint32_t)data[pos + 1] << 8 |
                      (uint32_t)data[pos + 2] << 16 | (uint32_t)data[pos + 3] << 24;
         uint64_t l = 0;
-        for (int i = 7; i >= 0; i--) l = l << 8 | data[pos + 8 + i];
+        for (int i = 7; i >= 0; i--)
+            l = l << 8 | data[pos + 8 + i];
         if (t == type) return pos;
         pos += MT_FMT_SECTION_HDR + l;
     }
@@ -160,7 +161,8 @@ static size_t find_section(const uint8_t *data, size_t len, uint32_t type)
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void test_valid_capture_reads_back_exactly(void **state)

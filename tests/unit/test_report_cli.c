@@ -36,7 +36,8 @@ static void run(result_t *r, ...)
     int argc = 1;
     va_list ap;
     va_start(ap, r);
-    for (char *a; argc < 15 && (a = va_arg(ap, char *)) != NULL;) argv[argc++] = a;
+    for (char *a; argc < 15 && (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
     va_end(ap);
 
     fflush(stdout);
@@ -102,9 +103,10 @@ static void test_usage(void **state)
         {"--bogus", "x.mtc", "memtrack report: unknown option '--bogus'\n"},
         {"--top", "abc", "memtrack report: bad --top 'abc' (want a number, 0 for all)\n"},
         {"--top=-1", "x.mtc", "memtrack report: bad --top '-1' (want a number, 0 for all)\n"},
-        {"--top", "99999999999999999999999", "memtrack report: bad --top "
-                                              "'99999999999999999999999' (want a number, 0 "
-                                              "for all)\n"},
+        {"--top", "99999999999999999999999",
+         "memtrack report: bad --top "
+         "'99999999999999999999999' (want a number, 0 "
+         "for all)\n"},
         {"--format", "xml", "memtrack report: bad --format 'xml' (want text or json)\n"},
         {"x.mtc", "--format", "memtrack report: --format needs a value (text or json)\n"},
         {"a.mtc", "b.mtc", "memtrack report: more than one capture given ('b.mtc')\n"},
