@@ -222,39 +222,29 @@ static void put_cmdline(mt_json_t *j, const mt_capture_t *cap)
     close_(j, ']');
 }
 
+static void put_entry(const mt_sym_frame_t *f, void *ctx)
+{
+    mt_json_t *j = ctx;
+    open_(j, '{', true);
+    str(j, "function", f->function);
+    str(j, "file", f->file);
+    u64(j, "line", f->line);
+    str(j, "module", f->module);
+    hex(j, "address", f->address);
+    if (f->module != NULL)
+        hex(j, "offset", f->offset);
+    else
+        str(j, "offset", NULL);
+    boolean(j, "inlined", f->inlined);
+    close_(j, '}');
+}
+
 static int put_stack(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, uint32_t node)
 {
-    size_t n;
-    uint64_t *frames = mt__model_path_dup(cap, node, &n);
-    if (frames == NULL) return -1;
     arr(j, "stack");
-    for (size_t i = 0; i < n; i++) {
-        const mt_sym_frame_t *entries;
-        mt_sym_frame_t raw = {.address = frames[i]};
-        size_t k = 1;
-        if (sym != NULL)
-            k = mt__sym_lookup(sym, frames[i], &entries);
-        else
-            entries = &raw;
-        for (size_t e = 0; e < k; e++) {
-            const mt_sym_frame_t *f = &entries[e];
-            open_(j, '{', true);
-            str(j, "function", f->function);
-            str(j, "file", f->file);
-            u64(j, "line", f->line);
-            str(j, "module", f->module);
-            hex(j, "address", f->address);
-            if (f->module != NULL)
-                hex(j, "offset", f->offset);
-            else
-                str(j, "offset", NULL);
-            boolean(j, "inlined", f->inlined);
-            close_(j, '}');
-        }
-    }
+    long n = mt__sym_walk_path(cap, sym, node, put_entry, j);
     close_(j, ']');
-    free(frames);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 static int put_paths(mt_json_t *j, const char *name, const mt_capture_t *cap, mt_sym_t *sym,

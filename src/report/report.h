@@ -87,6 +87,13 @@ size_t mt__sym_lookup(mt_sym_t *sym, uint64_t frame, const mt_sym_frame_t **out)
 
 void mt__sym_free(mt_sym_t *sym);
 
+/* Calls fn for every entry of the call path of `node`, innermost first, inline expansions
+ * included (raw addresses when sym is NULL). Returns the number of frames of the path, or -1
+ * when out of memory. */
+typedef void (*mt_sym_entry_fn)(const mt_sym_frame_t *entry, void *ctx);
+long mt__sym_walk_path(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, mt_sym_entry_fn fn,
+                       void *ctx);
+
 /* --- text.c and json.c --- */
 
 typedef struct mt_report_opts_s {

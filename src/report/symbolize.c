@@ -367,3 +367,24 @@ size_t mt__sym_lookup(mt_sym_t *sym, uint64_t frame, const mt_sym_frame_t **out)
     *out = e;
     return n;
 }
+
+long mt__sym_walk_path(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, mt_sym_entry_fn fn,
+                       void *ctx)
+{
+    size_t n;
+    uint64_t *frames = mt__model_path_dup(cap, node, &n);
+    if (frames == NULL) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const mt_sym_frame_t *entries;
+        mt_sym_frame_t raw = {.address = frames[i]};
+        size_t k = 1;
+        if (sym != NULL)
+            k = mt__sym_lookup(sym, frames[i], &entries);
+        else
+            entries = &raw;
+        for (size_t e = 0; e < k; e++)
+            fn(&entries[e], ctx);
+    }
+    free(frames);
+    return (long)n;
+}

@@ -157,8 +157,9 @@ static void put_totals(FILE *out, const mt_capture_t *cap)
     fprintf(out, "  unknown frees:  %" PRIu64 "\n", t->unknown_frees);
 }
 
-static void put_entry(FILE *out, const mt_sym_frame_t *e)
+static void put_entry(const mt_sym_frame_t *e, void *ctx)
 {
+    FILE *out = ctx;
     fputs("      ", out);
     if (e->function != NULL) {
         put_str(out, e->function);
@@ -185,23 +186,9 @@ static void put_entry(FILE *out, const mt_sym_frame_t *e)
 
 static int put_stack(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, uint32_t node)
 {
-    size_t n;
-    uint64_t *frames = mt__model_path_dup(cap, node, &n);
-    if (frames == NULL) return -1;
+    long n = mt__sym_walk_path(cap, sym, node, put_entry, out);
     if (n == 0) fputs("      (no call path recorded)\n", out);
-    for (size_t i = 0; i < n; i++) {
-        const mt_sym_frame_t *entries;
-        mt_sym_frame_t raw = {.address = frames[i]};
-        size_t k = 1;
-        if (sym != NULL)
-            k = mt__sym_lookup(sym, frames[i], &entries);
-        else
-            entries = &raw;
-        for (size_t j = 0; j < k; j++)
-            put_entry(out, &entries[j]);
-    }
-    free(frames);
-    return 0;
+    return n < 0 ? -1 : 0;
 }
 
 /* The ranked call paths of one list, at most `top` of them (0 = all). */
