@@ -1,0 +1,658 @@
+#!/usr/bin/env python3
+"""Benchmark memtrack against an untracked run and against heaptrack, in the same run.
+
+Every workload is run plain, under `memtrack run`, and under `heaptrack`, alternating the three
+variants inside each round so that a noisy moment on this shared machine hits all of them. Results
+are medians over rounds, and the figures that matter are ratios (traced / plain), never absolute
+seconds. See bench/README.md and docs/PERFORMANCE.md. Standard library only.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+VARIANTS = ("plain", "memtrack", "heaptrack")
+MARK_BEGIN = "<!-- bench/run.py results: begin (generated, do not edit by hand) -->"
+MARK_END = "<!-- bench/run.py results: end -->"
+# Processes whose presence means someone is compiling on this 2-core machine.
+BUILD_COMMS = {"cc1", "cc1plus", "collect2", "ld", "ld.bfd", "ld.gold", "make", "ninja", "cmake"}
+
+# The Python workload: dicts and lists of strings, every object through malloc (PYTHONMALLOC).
+# It runs from a file, not with -c: heaptrack 1.4 writes the command line into its data stream,
+# and a newline in an argument corrupts the stream (heaptrack exits 141 with no data).
+PYTHON_CODE = r"""
+import sys
+n = int(sys.argv[1])
+total = 0
+for r in range(3):
+    d = {}
+    for i in range(n):
+        k = "key-%d-%d" % (r, i)
+        d[k] = [str(i), k.upper(), (i, r)]
+    words = [v[1].lower() for v in d.values() if len(v[0]) % 2 == 0]
+    total += len(d) + len(words) + sum(len(w) for w in words[:1000])
+    del d, words
+print(total)
+"""
+
+# The SQLite workload: an in-memory table filled by a recursive CTE, then two indexes built.
+# The "random" text is a deterministic hash of the row number so every run does the same work.
+SQLITE_SCRIPT = """
+CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, name TEXT, payload TEXT);
+WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {rows})
+INSERT INTO t(k, name, payload)
+SELECT (x * 2654435761) % 1000003,
+       printf('n%08x', (x * 2246822519) % 4294967296),
+       substr('the quick brown fox jumps over the lazy dog 0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+              1 + x % 37, 8 + x % 41)
+FROM seq;
+CREATE INDEX t_name ON t(name);
+CREATE INDEX t_k ON t(k, payload);
+SELECT count(*), sum(k) % 1000000007, sum(length(payload)) FROM t WHERE name > 'n8';
+"""
+
+
+class Workload:
+    def __init__(self, name, what, argv, env=None, stdin_text=None, needs=None):
+        self.name = name
+        self.what = what
+        self.argv = argv
+        self.env = env or {}
+        self.stdin_text = stdin_text
+        self.needs = needs or argv[0]  # the program that must exist, else the workload is skipped
+        self.stdin_path = None
+
+
+def make_workloads(churn_path, workdir):
+    churn_iters = "8000000"
+    py_script = os.path.join(workdir, "python_workload.py")
+    with open(py_script, "w") as f:
+        f.write(PYTHON_CODE)
+    return [
+        Workload("churn2", f"bench/churn.c, 2 threads x {churn_iters} malloc/free",
+                 [churn_path, "2", churn_iters]),
+        Workload("churn4", f"bench/churn.c, 4 threads x {int(churn_iters) // 2} malloc/free",
+                 [churn_path, "4", str(int(churn_iters) // 2)]),
+        Workload("python", "PYTHONMALLOC=malloc /usr/bin/python3: dicts/lists of strings",
+                 ["/usr/bin/python3", py_script, "200000"],
+                 env={"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}),
+        Workload("sqlite", "sqlite3 :memory:, 400k-row recursive-CTE insert + 2 indexes",
+                 ["sqlite3", ":memory:"], stdin_text=SQLITE_SCRIPT.format(rows=400000)),
+    ]
+
+
+def die(msg):
+    print(f"run.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def note(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def command_output(argv):
+    try:
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=20)
+        return r.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_info():
+    info = {}
+    info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["nproc"] = str(os.cpu_count())
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cpu"] = cpu
+    mem = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                    break
+    except OSError:
+        pass
+    info["memory"] = mem
+    info["kernel"] = platform.release()
+    try:
+        info["glibc"] = os.confstr("CS_GNU_LIBC_VERSION").replace("glibc ", "")
+    except (ValueError, OSError):
+        info["glibc"] = "unknown"
+    info["heaptrack"] = command_output(["heaptrack", "--version"]).replace("heaptrack ", "") \
+        if shutil.which("heaptrack") else "not installed"
+    info["sqlite3"] = command_output(["sqlite3", "--version"]).split(" ")[0] \
+        if shutil.which("sqlite3") else "not installed"
+    info["python"] = command_output(["/usr/bin/python3", "--version"]).replace("Python ", "") \
+        if os.path.exists("/usr/bin/python3") else "not installed"
+    info["cc"] = re.sub(r"^cc ", "", command_output(["cc", "--version"]).splitlines()[0]) \
+        if shutil.which("cc") else "not installed"
+    commit = command_output(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"])
+    info["memtrack commit"] = commit if re.fullmatch(r"[0-9a-f]{4,40}", commit) else "none"
+    info["load average at start"] = "%.2f %.2f %.2f" % os.getloadavg()
+    return info
+
+
+def cpu_busy(interval=1.0):
+    """Fraction of all CPUs busy over `interval` seconds, from /proc/stat (while we run nothing)."""
+    def sample():
+        with open("/proc/stat") as f:
+            vals = [int(x) for x in f.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+        return sum(vals), idle
+    try:
+        t0, i0 = sample()
+        time.sleep(interval)
+        t1, i1 = sample()
+    except (OSError, ValueError):
+        return 0.0
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def builds_running():
+    """Names of compiler/build processes running now (other people's builds skew timings)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in BUILD_COMMS:
+            found.add(comm)
+    return sorted(found)
+
+
+class Result:
+    """One timed command: wall seconds, exit code, peak RSS, CPU, and why it failed (if it did)."""
+
+    def __init__(self):
+        self.wall = None
+        self.rc = None
+        self.maxrss_kb = None
+        self.cpu = None
+        self.stdout = b""
+        self.stderr = b""
+        self.failure = None
+
+
+def timed_run(argv, env, stdin_path, out_path, err_path, timeout):
+    """Runs argv, timing the whole command with perf_counter; rusage comes from wait4.
+
+    The wall time includes everything the command does before it exits (a tracker writing its
+    file, heaptrack waiting for its interpreter). ru_maxrss from wait4 is the largest peak RSS of
+    the child and of the descendants it waited for (Linux keeps a max, not a sum)."""
+    res = Result()
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.Popen(argv, env=env, stdin=stdin, stdout=out, stderr=err,
+                                 start_new_session=True)
+        except OSError as e:
+            res.failure = f"cannot start: {e.strerror}"
+            return res
+        finally:
+            if stdin_path:
+                stdin.close()
+        timed_out = []
+
+        def kill():
+            timed_out.append(True)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except KeyboardInterrupt:
+            kill()  # the child is in its own session, so ^C did not reach it
+            raise
+        finally:
+            timer.cancel()
+        t1 = time.perf_counter()
+        p.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    res.wall = t1 - t0
+    res.rc = p.returncode
+    res.maxrss_kb = ru.ru_maxrss
+    res.cpu = ru.ru_utime + ru.ru_stime
+    with open(out_path, "rb") as f:
+        res.stdout = f.read()
+    with open(err_path, "rb") as f:
+        res.stderr = f.read()
+    if timed_out:
+        res.failure = f"timeout {timeout:g}s"
+    elif res.rc < 0:
+        res.failure = f"killed by signal {-res.rc}"
+    elif res.rc != 0:
+        res.failure = f"exit {res.rc}"
+    return res
+
+
+def same_output(expected, got):
+    """Whether every line the plain run printed appears, in order, in a traced run's stdout
+    (heaptrack adds its own lines around the program's)."""
+    lines = got.decode(errors="replace").splitlines()
+    pos = 0
+    for want in expected.decode(errors="replace").splitlines():
+        while pos < len(lines) and lines[pos] != want:
+            pos += 1
+        if pos == len(lines):
+            return False
+        pos += 1
+    return True
+
+
+def last_line(data):
+    text = data.decode(errors="replace").strip().splitlines()
+    return text[-1][:160] if text else ""
+
+
+class Bench:
+    def __init__(self, args, memtrack, workdir):
+        self.args = args
+        self.memtrack = memtrack
+        self.workdir = workdir
+        self.seq = 0
+        # samples[workload][key] -> list of Result; keys: plain, memtrack, heaptrack,
+        # memtrack-report, heaptrack-print. sizes[workload][variant] -> list of bytes.
+        self.samples = {}
+        self.sizes = {}
+        self.expected = {}
+        self.busy_rounds = []
+        self.failure_details = {}  # (workload, what) -> last line of stderr, for the notes
+
+    def run_dir(self):
+        self.seq += 1
+        d = os.path.join(self.workdir, f"run{self.seq}")
+        os.mkdir(d)
+        return d
+
+    def env_for(self, w):
+        env = dict(os.environ)
+        env.update(w.env)
+        return env
+
+    def run_variant(self, w, variant):
+        d = self.run_dir()
+        if variant == "plain":
+            argv = list(w.argv)
+        elif variant == "memtrack":
+            argv = [self.memtrack, "run", "-o", os.path.join(d, "capture.mtc")] + \
+                self.args.memtrack_args + ["--"] + w.argv
+        else:
+            argv = ["heaptrack", "-o", os.path.join(d, "heaptrack")] + w.argv
+        res = timed_run(argv, self.env_for(w), w.stdin_path, os.path.join(self.workdir, "stdout"),
+                        os.path.join(self.workdir, "stderr"), self.args.timeout)
+        files = sorted(os.path.join(d, f) for f in os.listdir(d))
+        size = sum(os.path.getsize(f) for f in files)
+        if res.failure is None:
+            if variant == "plain":
+                self.expected.setdefault(w.name, res.stdout)
+                if res.stdout != self.expected[w.name]:
+                    res.failure = "output differs between plain runs"
+            elif not same_output(self.expected.get(w.name, b""), res.stdout):
+                res.failure = "program output differs from the plain run"
+            elif not self.capture_of(variant, d, files):
+                res.failure = "no capture file written"
+        if res.failure and variant != "plain":
+            detail = last_line(res.stderr)
+            self.failure_details.setdefault((w.name, variant), f"{res.failure}: " +
+                                            detail.replace(self.workdir, "WORKDIR"))
+            note(f"  {w.name}/{variant}: FAILED ({res.failure}){': ' + detail if detail else ''}")
+        self.samples[w.name].setdefault(variant, []).append(res)
+        if res.failure is None and variant != "plain":
+            self.sizes[w.name].setdefault(variant, []).append(size)
+            report = self.time_report(w, variant, d, files)
+            if report.failure:
+                # A capture its own reader rejects is no capture: the run failed too.
+                res.failure = f"capture unreadable ({report.failure} from report)"
+                self.sizes[w.name][variant].pop()
+        shutil.rmtree(d, ignore_errors=True)
+        return res
+
+    @staticmethod
+    def capture_of(variant, d, files):
+        """The (non-empty) capture a traced run left in its directory, or None. A memtrack
+        capture left only as NAME.tmp.PID is incomplete and does not count."""
+        want = [os.path.join(d, "capture.mtc")] if variant == "memtrack" else \
+            [os.path.join(d, "heaptrack." + ext) for ext in ("zst", "gz")]
+        for f in want:
+            if f in files and os.path.getsize(f) > 0:
+                return f
+        return None
+
+    def time_report(self, w, variant, d, files):
+        """Times the text report of the capture just written, output to /dev/null."""
+        capture = self.capture_of(variant, d, files)
+        if variant == "memtrack":
+            argv, key = [self.memtrack, "report", capture], "memtrack-report"
+        else:
+            argv, key = ["heaptrack_print", capture], "heaptrack-print"
+        res = timed_run(argv, dict(os.environ), None, os.devnull,
+                        os.path.join(self.workdir, "stderr"), self.args.timeout)
+        if res.failure:
+            detail = last_line(res.stderr)
+            self.failure_details.setdefault((w.name, key), f"{res.failure}: " +
+                                            detail.replace(self.workdir, "WORKDIR"))
+            note(f"  {w.name}/{key}: FAILED ({res.failure}): {detail}")
+        self.samples[w.name].setdefault(key, []).append(res)
+        return res
+
+    def wait_quiet(self, round_no):
+        """Before a round, waits (up to --wait-quiet seconds) until no compiler runs and other
+        processes use less than a quarter of the CPUs; if that does not happen, notes it."""
+        deadline = time.monotonic() + self.args.wait_quiet
+        while True:
+            builds = builds_running()
+            busy = cpu_busy()
+            if not builds and busy < 0.25:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(5)
+        why = f"{busy:.0%} of the CPUs busy before it started"
+        if builds:
+            why += f", build processes running ({', '.join(builds)})"
+        self.busy_rounds.append(f"round {round_no}: {why}")
+        note(f"round {round_no}: note: {why}")
+
+    def run(self, workloads):
+        for w in workloads:
+            self.samples[w.name] = {}
+            self.sizes[w.name] = {}
+            if w.stdin_text is not None:
+                w.stdin_path = os.path.join(self.workdir, f"{w.name}.stdin")
+                with open(w.stdin_path, "w") as f:
+                    f.write(w.stdin_text)
+            # One untimed plain run: warms the page cache and records the expected output.
+            res = self.run_variant(w, "plain")
+            self.samples[w.name]["plain"].clear()
+            note(f"warm-up {w.name}: {res.wall:.2f}s" if res.failure is None
+                 else f"warm-up {w.name}: plain run FAILED ({res.failure})")
+        for r in range(self.args.runs):
+            self.wait_quiet(r + 1)
+            for w in workloads:
+                times = []
+                for variant in VARIANTS:
+                    res = self.run_variant(w, variant)
+                    times.append("FAIL" if res.failure else f"{res.wall:.2f}s")
+                note(f"round {r + 1}/{self.args.runs} {w.name}: " +
+                     "  ".join(f"{v} {t}" for v, t in zip(VARIANTS, times)))
+
+
+def summarize(results):
+    """Median wall time of a list of Result, or a failure string if any of them failed."""
+    if not results:
+        return None, "not run"
+    failed = [r for r in results if r.failure]
+    if failed:
+        reasons = sorted({r.failure for r in failed})
+        return None, f"FAIL {len(failed)}/{len(results)}: {'; '.join(reasons)}"
+    return statistics.median(r.wall for r in results), None
+
+
+def fmt_s(v):
+    return f"{v:.2f}" if v is not None else "—"
+
+
+def fmt_mib(kb):
+    return f"{kb / 1024:.0f}" if kb is not None else "—"
+
+
+def fmt_size(n):
+    if n is None:
+        return "—"
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def median_or_none(values):
+    return statistics.median(values) if values else None
+
+
+def median_int(values):
+    return int(statistics.median(values)) if values else None
+
+
+def build_tables(bench, workloads, info, runs):
+    """Returns (main table lines, detail table lines, target lines), all Markdown."""
+    main = ["| workload | plain s | memtrack s | heaptrack s | memtrack × | heaptrack × "
+            "| (m−1)/(h−1) | ≤ 1/3? |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
+    detail = ["| workload | capture memtrack | capture heaptrack | peak RSS MiB plain / memtrack "
+              "/ heaptrack | CPU s plain / memtrack / heaptrack | `memtrack report` s "
+              "| `heaptrack_print` s |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    targets = []
+    ratios = {}
+    for w in workloads:
+        s = bench.samples.get(w.name, {})
+        if getattr(w, "skipped", None):
+            main.append(f"| {w.name} | skipped: {w.skipped} | | | | | | |")
+            continue
+        med, err = {}, {}
+        for v in VARIANTS:
+            med[v], err[v] = summarize(s.get(v, []))
+        cells = [fmt_s(med[v]) if err[v] is None else err[v] for v in VARIANTS]
+        ratio = {}
+        for v in ("memtrack", "heaptrack"):
+            if med["plain"] and med[v] is not None:
+                ratio[v] = med[v] / med["plain"]
+        ratios[w.name] = ratio
+        rel = "—"
+        ok = "—"
+        if "memtrack" in ratio and "heaptrack" in ratio and ratio["heaptrack"] > 1:
+            frac = (ratio["memtrack"] - 1) / (ratio["heaptrack"] - 1)
+            rel = f"{frac:.2f}"
+            ok = "yes" if frac <= 1 / 3 else "**no**"
+        elif err["memtrack"]:
+            ok = "**no** (failed)"
+        main.append(f"| {w.name} | " + " | ".join(cells) + " | " +
+                    " | ".join(f"{ratio[v]:.2f}" if v in ratio else "—"
+                               for v in ("memtrack", "heaptrack")) + f" | {rel} | {ok} |")
+
+        def ok_vals(key, attr):
+            return [getattr(r, attr) for r in s.get(key, []) if r.failure is None]
+
+        rss = " / ".join(fmt_mib(median_or_none(ok_vals(v, "maxrss_kb"))) for v in VARIANTS)
+        cpu = " / ".join(fmt_s(median_or_none(ok_vals(v, "cpu"))) for v in VARIANTS)
+        rep = {}
+        for key in ("memtrack-report", "heaptrack-print"):
+            m, e = summarize(s.get(key, []))
+            rep[key] = (m, e)
+        detail.append(
+            f"| {w.name} | {fmt_size(median_int(bench.sizes[w.name].get('memtrack', [])))} "
+            f"| {fmt_size(median_int(bench.sizes[w.name].get('heaptrack', [])))} | {rss} "
+            f"| {cpu} | " + " | ".join(fmt_s(m) if e is None else e for m, e in rep.values()) + " |")
+        mr, hr = rep["memtrack-report"][0], rep["heaptrack-print"][0]
+        if mr is not None and hr is not None:
+            targets.append(f"- report generation, {w.name}: `memtrack report` {mr:.2f} s vs "
+                           f"`heaptrack_print` {hr:.2f} s — "
+                           f"{'met' if mr < hr else '**not met**'}")
+    r2, r4 = ratios.get("churn2", {}), ratios.get("churn4", {})
+    if "memtrack" in r2 and "memtrack" in r4:
+        growth = r4["memtrack"] / r2["memtrack"]
+        h = (f"; heaptrack {r2['heaptrack']:.2f}× → {r4['heaptrack']:.2f}×"
+             if "heaptrack" in r2 and "heaptrack" in r4 else "")
+        targets.insert(0, f"- no collapse with threads: memtrack {r2['memtrack']:.2f}× on churn2 → "
+                          f"{r4['memtrack']:.2f}× on churn4 (×{growth:.2f}){h} — "
+                          f"{'met' if growth <= 1.5 else '**not met**'} (limit ×1.5)")
+    return main, detail, targets
+
+
+def render(bench, workloads, info, args):
+    main, detail, targets = build_tables(bench, workloads, info, args.runs)
+    out = []
+    out.append(f"Measured {info['date']} with `python3 bench/run.py --runs {args.runs}"
+               f"{' --only ' + args.only if args.only else ''}"
+               f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet else ''}"
+               f"{' --memtrack-args=' + shlex.quote(' '.join(args.memtrack_args)) if args.memtrack_args else ''}`"
+               f" (memtrack commit {info['memtrack commit']}).")
+    out.append("")
+    out.append("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()
+                                       if k not in ("date", "memtrack commit")) + ".")
+    if bench.busy_rounds:
+        out.append("")
+        out.append("The machine was not quiet (other processes' load; timings noisier than "
+                   "usual): " + "; ".join(bench.busy_rounds) + ".")
+    out.append("")
+    out.append(f"Wall time, median of {args.runs} rounds (variants alternated within each "
+               "round); × = traced / plain; (m−1)/(h−1) = memtrack's overhead as a fraction of "
+               "heaptrack's.")
+    out.append("")
+    out.extend(main)
+    out.append("")
+    out.append("Capture size, peak RSS (`ru_maxrss` from `wait4`: the largest single process of "
+               "the command's tree, so for heaptrack the larger of the program and its "
+               "`heaptrack_interpret` helper, not their sum), CPU time of the whole tree (user + "
+               "sys, including helpers), and the time of a text report of one capture "
+               "(output to /dev/null); medians.")
+    out.append("")
+    out.extend(detail)
+    skipped = [w for w in workloads if getattr(w, "skipped", None)]
+    if bench.failure_details:
+        out.append("")
+        out.append("Failures (first of each kind, with the last line of the command's stderr):")
+        out.append("")
+        out.extend(f"- {wn} / {what}: {d}" for (wn, what), d in bench.failure_details.items())
+    if targets:
+        out.append("")
+        out.append("Targets:")
+        out.append("")
+        out.extend(targets)
+    if skipped:
+        out.append("")
+        out.extend(f"Skipped {w.name}: {w.skipped}." for w in skipped)
+    return "\n".join(out) + "\n"
+
+
+def write_markdown(path, text):
+    block = f"{MARK_BEGIN}\n{text}{MARK_END}\n"
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = "# memtrack performance\n\n## Results\n\n"
+    if MARK_BEGIN in old and MARK_END in old:
+        head, rest = old.split(MARK_BEGIN, 1)
+        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
+        new = head + block + ("\n" + tail if tail else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + block
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(new)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Benchmark memtrack vs. an untracked run vs. heaptrack (ratios, same run).")
+    ap.add_argument("--runs", type=int, default=5, help="rounds per workload (default 5)")
+    ap.add_argument("--only", help="comma-separated workloads: churn2,churn4,python,sqlite")
+    ap.add_argument("--memtrack", default=os.path.join(REPO_ROOT, "build", "memtrack"),
+                    help="the memtrack CLI (default: build/memtrack in the repository)")
+    ap.add_argument("--memtrack-args", default="",
+                    help="extra options for `memtrack run`, e.g. --memtrack-args='--depth 16'")
+    ap.add_argument("--markdown", metavar="FILE",
+                    help="write/replace the results section of FILE (docs/PERFORMANCE.md)")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per command (default 600)")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="before each round, wait up to S seconds for the machine to be quiet "
+                    "(no compiler, < 25%% CPU busy); default 0: just note it")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    args.memtrack_args = shlex.split(args.memtrack_args)
+    if args.runs < 1:
+        die("--runs must be at least 1")
+
+    memtrack = os.path.abspath(args.memtrack)
+    if not (os.path.isfile(memtrack) and os.access(memtrack, os.X_OK)):
+        die(f"memtrack CLI not found at {memtrack}; build it first "
+            "(cmake -S . -B build && cmake --build build -j2) or pass --memtrack PATH")
+    for tool in ("heaptrack", "heaptrack_print"):
+        if shutil.which(tool) is None:
+            die(f"{tool} is not installed (Debian: apt-get install heaptrack); the benchmark "
+                "compares against it in the same run and cannot go on without it")
+
+    workdir = tempfile.mkdtemp(prefix="memtrack-bench-")
+    try:
+        churn = os.path.join(workdir, "churn")
+        churn_err = None
+        cc = shutil.which("cc")
+        if cc is None:
+            churn_err = "no C compiler (cc) to build bench/churn.c"
+        else:
+            r = subprocess.run([cc, "-O2", "-g", "-pthread", "-o", churn,
+                                os.path.join(BENCH_DIR, "churn.c")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0:
+                churn_err = "bench/churn.c did not compile: " + r.stdout.strip()[:300]
+        workloads = make_workloads(churn, workdir)
+        if args.only:
+            wanted = [x.strip() for x in args.only.split(",") if x.strip()]
+            known = {w.name for w in workloads}
+            unknown = [x for x in wanted if x not in known]
+            if unknown:
+                die(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            workloads = [w for w in workloads if w.name in wanted]
+        for w in workloads:
+            w.skipped = None
+            if w.argv[0] == churn and churn_err:
+                w.skipped = churn_err
+            elif shutil.which(w.needs) is None:
+                w.skipped = f"{w.needs} not found"
+            if w.skipped:
+                note(f"skipping {w.name}: {w.skipped}")
+        active = [w for w in workloads if not w.skipped]
+
+        info = machine_info()
+        for k, v in info.items():
+            note(f"{k}: {v}")
+        bench = Bench(args, memtrack, workdir)
+        bench.run(active)
+        info["load average at end"] = "%.2f %.2f %.2f" % os.getloadavg()
+        text = render(bench, workloads, info, args)
+        print(text)
+        if args.markdown:
+            write_markdown(args.markdown, text)
+            note(f"results written to {args.markdown}")
+    finally:
+        if args.keep:
+            note(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
