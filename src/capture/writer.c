@@ -83,7 +83,7 @@ static uint32_t str_len(const char *s)
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info)
+static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info, uint64_t now)
 {
     uint32_t plen = str_len(info->program);
     uint32_t clen = info->cmdline_len > UINT32_MAX ? UINT32_MAX : (uint32_t)info->cmdline_len;
@@ -95,7 +95,7 @@ static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *in
     mt__wbuf_u64(w, info->pid);
     mt__wbuf_u64(w, info->parent_pid);
     mt__wbuf_u64(w, e->start_realtime_ns);
-    mt__wbuf_u64(w, mt__os_now_ns() - e->start_ns);
+    mt__wbuf_u64(w, now);
     mt__wbuf_u32(w, e->config.depth);
     mt__wbuf_u32(w, 0); /* mode: full */
     mt__wbuf_u32(w, info->end_reason);
@@ -197,13 +197,12 @@ static void write_nodes(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
     if (alias) write_node(w, 0, 0, root);
 }
 
-static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
+static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, uint64_t now)
 {
     uint64_t len = 4;
     for (uint32_t i = 0; i < sc->nthreads; i++)
         len += MT_FMT_THREAD_FIXED + 4 + str_len(mt__engine_thread(e, i)->name);
     section(w, MT_SEC_THREADS, len);
-    uint64_t now = mt__os_now_ns() - e->start_ns;
     mt__wbuf_u32(w, sc->nthreads);
     for (uint32_t i = 0; i < sc->nthreads; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
@@ -252,7 +251,9 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     mt__wbuf_put(w, MT_FMT_MAGIC, MT_FMT_MAGIC_LEN);
     mt__wbuf_u32(w, MT_FMT_VERSION);
     mt__wbuf_u32(w, MT_FMT_HEADER_SIZE);
-    write_meta(w, e, info);
+    /* One clock reading for the whole capture: its duration and any peak time still pending. */
+    uint64_t now = mt__os_now_ns() - e->start_ns;
+    write_meta(w, e, info, now);
 
     uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
     section(w, MT_SEC_MODULES, mlen);
@@ -262,7 +263,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
         mt__wbuf_u32(w, 0);
 
     mt_totals_t tot;
-    mt__engine_totals(e, &tot);
+    mt__engine_totals(e, now, &tot);
     scan_t sc = {.w = w, .peak = tot.peak_bytes};
     sc.nthreads = mt__engine_thread_count(e);
     sc.nnodes = mt__tree_count(&e->tree);
@@ -274,7 +275,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
 
     write_live(e, &sc, self);
     write_nodes(w, e, &sc);
-    write_threads(w, e, &sc);
+    write_threads(w, e, &sc, now);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -34,14 +34,14 @@ static void help(FILE *out)
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* One line saying what is wrong, then the usage line as a hint; exit status 2. */
+/* One line saying what is wrong and where to look; exit status 2. */
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("memtrack report: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs("\n" USAGE, stderr);
+    fputs(" (see 'memtrack report --help')\n", stderr);
     va_end(ap);
     return 2;
 }

@@ -230,8 +230,10 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
 
     bool temporary = own && t->last_alloc == b->addr;
     bool at_peak = b->peak_before < after.hi;
-    if (temporary) mt_owner_add(&t->temporary, 1);
-    t->last_alloc = 0;
+    if (temporary) {
+        mt_owner_add(&t->temporary, 1);
+        t->last_alloc = 0; /* frees of other blocks in between do not matter; allocations do */
+    }
     if (temporary || at_peak) {
         mt_nstat_t *ns = node_stat(t, b->node);
         if (!ns) {
@@ -296,7 +298,7 @@ uint64_t mt__thread_peak_time(mt_thread_t *t, uint64_t now)
     return mt_load_relaxed(&t->time_pending) & 2 ? now : mt_load_relaxed(&t->peak_time_ns);
 }
 
-void mt__engine_totals(mt_engine_t *e, mt_totals_t *out)
+void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
 {
     memset(out, 0, sizeof(*out));
     mt_pair_t g = mt_pair_peek(&e->global);
@@ -304,7 +306,6 @@ void mt__engine_totals(mt_engine_t *e, mt_totals_t *out)
     mt_pair_cas(&e->global, &exact, g); /* an untorn read: a CAS that writes what is there */
     out->live_bytes = exact.lo;
     out->peak_bytes = exact.hi;
-    uint64_t now = mt__os_now_ns() - e->start_ns;
     uint32_t n = mt__engine_thread_count(e);
     for (uint32_t i = 0; i < n; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
@@ -319,6 +320,22 @@ void mt__engine_totals(mt_engine_t *e, mt_totals_t *out)
             out->peak_time_ns =
                 mt_load_relaxed(&t->time_pending) & 1 ? now : mt_load_relaxed(&t->gpeak_time_ns);
     }
+}
+
+bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns)
+{
+    uint64_t deadline = mt__os_now_ns() + max_ns;
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        for (unsigned spins = 0; t != self && mt_load_acquire(&t->active); spins++) {
+            if (spins > 64) {
+                if (mt__os_now_ns() > deadline) return false;
+                mt__os_yield();
+            }
+        }
+    }
+    return true;
 }
 
 static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m, uint64_t peak)
@@ -393,8 +410,11 @@ void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self)
     uint32_t n = mt__engine_thread_count(e);
     for (uint32_t i = 0; i < n; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
-        if (t != self && mt_load_relaxed(&t->end_ns) == 0) /* relaxed: one thread now */
-            mt_store_relaxed(&t->end_ns, now);
+        if (t == self) continue;
+        /* Relaxed: the child has one thread. A thread caught inside a hook by the fork never
+         * leaves it here. */
+        if (mt_load_relaxed(&t->end_ns) == 0) mt_store_relaxed(&t->end_ns, now);
+        mt_store_relaxed(&t->active, 0);
     }
     if (self) self->tid = mt__os_tid();
 }

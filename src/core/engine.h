@@ -56,6 +56,10 @@ typedef struct mt_thread_s {
     uint64_t last_alloc;                                /* for temporary allocations */
     _Atomic unsigned time_pending; /* 1: gpeak_time_ns, 2: peak_time_ns not read yet */
 
+    /* 1 while the owner is recording an event: the capture writer waits for it to drop to 0
+     * (mt__engine_quiesce) so that a capture is one consistent moment. */
+    _Atomic uint32_t active;
+
     mt_lock_t maplock; /* guards `map` being replaced; the owner's updates go without it */
     mt_nodemap_t *map;
     mt_pcache_t *cache;
@@ -126,7 +130,14 @@ typedef struct mt_totals_s {
     uint64_t live_bytes;               /* from the global counter */
 } mt_totals_t;
 
-void mt__engine_totals(mt_engine_t *e, mt_totals_t *out);
+/* `now`: nanoseconds since the engine started, the time of the capture (a peak time still
+ * pending is taken as `now`). */
+void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out);
+
+/* Waits until no thread but `self` is recording an event (their `active` flags are 0), at most
+ * `max_ns`. The caller has already stopped new events from starting and made that visible
+ * (a fence on every side, or mt__os_membarrier). Returns false on time-out. */
+bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns);
 
 /* Reads the clock for peak times still pending on the calling thread `t` (engine.c). */
 void mt__thread_settle_times(mt_thread_t *t);

@@ -20,6 +20,13 @@ uint64_t mt__os_tid(void);         /* the kernel's thread id */
 /* Writes all of buf, retrying on EINTR and on short writes. Returns 0 or an errno value. */
 int mt__os_write_all(int fd, const void *buf, size_t len);
 
+/* Asymmetric fences: once registered, mt__os_membarrier() makes every thread of the process
+ * execute a full memory barrier, so threads can publish a flag with a plain store and the rare
+ * reader pays for the ordering. Register returns false when the kernel refuses it; then every
+ * thread must fence itself. */
+bool mt__os_membarrier_register(void);
+void mt__os_membarrier(void);
+
 /* Yields the CPU to another thread (used by spinlocks that have spun long enough). */
 void mt__os_yield(void);
 

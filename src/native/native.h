@@ -26,6 +26,10 @@ extern __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
 /* Non-zero while allocations are being recorded (relaxed reads on the hot path). */
 extern _Atomic int mt__tracking;
 
+/* True when the kernel refused membarrier: then each hook fences after raising its thread's
+ * `active` flag (tracker.c). */
+extern int mt__fence_needed;
+
 /* Sets up the engine from the environment; called once, from the first hook that finds the
  * real allocator resolved, or from the library constructor. */
 void mt__tracker_init(void);

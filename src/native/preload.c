@@ -110,20 +110,33 @@ static inline int ready(void)
 
 /* ---- recording */
 
-/* Whether this call should be recorded; if so the thread is marked busy. */
+/* Whether this call should be recorded; if so the thread is marked busy and active. The
+ * active flag is raised before tracking is checked (a plain store, made visible to the capture
+ * writer by its membarrier), so a writer that switched tracking off and then saw the flag down
+ * knows this thread will not touch the engine until it has finished. */
 static inline mt_thread_t *enter(void)
 {
     /* Relaxed: tracking is switched once at start and once at the end; a call that races with
-     * the switch is simply recorded or not. */
+     * the switch is ordered by the active flag below. */
     if (mt__tls.busy || !mt_load_relaxed(&mt__tracking)) return NULL;
     mt__tls.busy = 1;
     mt_thread_t *t = mt__tracker_thread();
-    if (!t) mt__tls.busy = 0;
-    return t;
+    if (t) {
+        mt_store_relaxed(&t->active, 1); /* relaxed: ordered by the fence or the membarrier */
+        if (mt__fence_needed)
+            atomic_thread_fence(memory_order_seq_cst);
+        else
+            atomic_signal_fence(memory_order_seq_cst);
+        if (mt_load_relaxed(&mt__tracking)) return t;
+        mt_store_release(&t->active, 0);
+    }
+    mt__tls.busy = 0;
+    return NULL;
 }
 
-static inline void leave(void)
+static inline void leave(mt_thread_t *t)
 {
+    mt_store_release(&t->active, 0); /* the engine updates are done before the flag drops */
     mt__tls.busy = 0;
 }
 
@@ -144,7 +157,7 @@ static inline void *after_alloc(mt_thread_t *t, void *p, size_t size)
         int err = errno;
         if (p) record_alloc(t, p, size);
         errno = err;
-        leave();
+        leave(t);
     }
     return p;
 }
@@ -166,7 +179,7 @@ MT_EXPORT void free(void *p)
         mt__engine_free(t, (uintptr_t)p); /* before the real free: see DESIGN.md invariant 3 */
         real.free(p);
         errno = err;
-        leave();
+        leave(t);
         return;
     }
     real.free(p);
@@ -208,7 +221,7 @@ static void *resize(void *old, size_t size, void *(*call)(void *, size_t, size_t
         if (p) record_alloc(t, p, size);
     }
     errno = err;
-    leave();
+    leave(t);
     return p;
 }
 
@@ -303,15 +316,21 @@ MT_EXPORT void *valloc(size_t size)
     return after_alloc(t, p, size);
 }
 
-/* pvalloc promises whole pages: the size recorded is the request rounded up to a page (one
- * page for 0), which is what the program may use. */
+/* pvalloc gives whole pages, but like every other function it is recorded with the size the
+ * program asked for (docs/FORMAT.md). */
 MT_EXPORT void *pvalloc(size_t size)
 {
-    size_t page = mt__os_page_size();
-    size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
-    if (rounded < size) rounded = size; /* overflow: the real call fails with ENOMEM */
-    if (!ready()) return boot_alloc(rounded, page);
+    if (!ready()) {
+        size_t page = mt__os_page_size();
+        return boot_alloc(size ? (size + page - 1) & ~(page - 1) : page, page);
+    }
     mt_thread_t *t = enter();
-    void *p = real.pvalloc ? real.pvalloc(size) : real.memalign(page, rounded);
-    return after_alloc(t, p, rounded);
+    void *p;
+    if (real.pvalloc) {
+        p = real.pvalloc(size);
+    } else { /* an allocator without pvalloc: its contract through memalign */
+        size_t page = mt__os_page_size(), rounded = size ? (size + page - 1) & ~(page - 1) : page;
+        p = rounded >= size ? real.memalign(page, rounded) : (errno = ENOMEM, NULL);
+    }
+    return after_alloc(t, p, size);
 }

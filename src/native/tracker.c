@@ -19,6 +19,7 @@
 
 __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
 _Atomic int mt__tracking;
+int mt__fence_needed;
 
 #define PATH_CAP 4096
 
@@ -232,8 +233,17 @@ void mt__tracker_finish(uint32_t reason, int32_t value)
     int saved = errno;
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
+    /* Stop recording, then wait for threads still inside a hook, so that the capture is one
+     * moment: its totals, threads and live blocks agree with each other. */
+    mt_store_relaxed(&mt__tracking, 0); /* relaxed: ordered by the barrier that follows */
+    if (mt__fence_needed)
+        atomic_thread_fence(memory_order_seq_cst);
+    else
+        mt__os_membarrier();
+    if (tr.engine && !mt__engine_quiesce(tr.engine, mt__tls.thread, 200 * 1000 * 1000))
+        say("other threads did not leave the tracker in time; the capture may be inexact", NULL,
+            NULL);
     write_capture(reason, value);
-    mt_store_relaxed(&mt__tracking, 0); /* relaxed: see enter() in preload.c */
     mt__tls.busy = busy;
     errno = saved;
 }
@@ -320,6 +330,7 @@ static void fork_child(void)
     tr.parent_pid = tr.pid;
     tr.pid = (uint64_t)getpid();
     tr.flags |= MT_META_FORKED;
+    mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
     mt__tls.busy--;
@@ -348,6 +359,7 @@ void mt__tracker_init(void)
         exit_hooked = on_exit(at_exit, NULL) == 0;
         install_signal_handlers();
         mt__modules_refresh();
+        mt__fence_needed = !mt__os_membarrier_register();
         mt_store_release(&mt__tracking, 1);
     }
     forget_preload();

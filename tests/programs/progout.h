@@ -1,0 +1,42 @@
+/* Output for the test programs: "key value [value]" lines written with write(2), so that the
+ * programs' own allocations are exactly the ones they make on purpose (no stdio buffers). */
+#ifndef MT_TEST_PROGOUT_H
+#define MT_TEST_PROGOUT_H
+
+#include <string.h>
+#include <unistd.h>
+
+static inline void out_values(const char *key, const unsigned long *vals, int nvals)
+{
+    char buf[128];
+    size_t n = strlen(key);
+    if (n > 64) n = 64;
+    memcpy(buf, key, n);
+    for (int k = 0; k < nvals; k++) {
+        unsigned long v = vals[k];
+        char digits[24];
+        int d = 0;
+        buf[n++] = ' ';
+        do {
+            digits[d++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (d)
+            buf[n++] = digits[--d];
+    }
+    buf[n++] = '\n';
+    if (write(1, buf, n) < 0) _exit(99);
+}
+
+static inline void out_kv(const char *key, unsigned long v)
+{
+    out_values(key, &v, 1);
+}
+
+static inline void out_line(const char *key, unsigned long a, unsigned long b)
+{
+    unsigned long vals[2] = {a, b};
+    out_values(key, vals, 2);
+}
+
+#endif
