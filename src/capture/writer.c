@@ -97,7 +97,7 @@ static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *in
     mt__wbuf_u64(w, e->start_realtime_ns);
     mt__wbuf_u64(w, now);
     mt__wbuf_u32(w, e->config.depth);
-    mt__wbuf_u32(w, 0); /* mode: full */
+    mt__wbuf_u32(w, e->config.mode);
     mt__wbuf_u32(w, info->end_reason);
     mt__wbuf_u32(w, (uint32_t)info->end_value);
     mt__wbuf_u32(w, flags);

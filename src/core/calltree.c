@@ -119,7 +119,13 @@ static uint32_t create_child(mt_tree_t *t, uint32_t parent, uint64_t frame)
 uint32_t mt__tree_intern(mt_tree_t *t, const uint64_t *frames, unsigned n, uint32_t self,
                          bool *truncated)
 {
-    uint32_t node = 0;
+    return mt__tree_intern_from(t, 0, frames, n, self, truncated);
+}
+
+uint32_t mt__tree_intern_from(mt_tree_t *t, uint32_t from, const uint64_t *frames, unsigned n,
+                              uint32_t self, bool *truncated)
+{
+    uint32_t node = from;
     for (unsigned i = n; i-- > 0;) {
         uint32_t child = index_find(mt_load_acquire(&t->index), node, frames[i]);
         if (!child) {

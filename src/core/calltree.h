@@ -43,6 +43,10 @@ static inline const mt_node_t *mt__tree_node(const mt_tree_t *t, uint32_t id)
 uint32_t mt__tree_intern(mt_tree_t *t, const uint64_t *frames, unsigned n, uint32_t self,
                          bool *truncated);
 
+/* The same below node `from` instead of the root (the path continues from[...]'s frames). */
+uint32_t mt__tree_intern_from(mt_tree_t *t, uint32_t from, const uint64_t *frames, unsigned n,
+                              uint32_t self, bool *truncated);
+
 /* True when node `id` is exactly the path frames[0..n). Reads only. */
 bool mt__tree_matches(const mt_tree_t *t, uint32_t id, const uint64_t *frames, unsigned n);
 

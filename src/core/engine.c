@@ -17,14 +17,17 @@
 
 mt_engine_t *mt__engine_create(const mt_config_t *config)
 {
-    if (!config || config->depth < 1 || config->depth > MT_DEPTH_MAX) return NULL;
+    if (!config || config->depth < 1 || config->depth > MT_DEPTH_MAX ||
+        (config->mode != MT_MODE_FULL && config->mode != MT_MODE_COUNT))
+        return NULL;
     mt_engine_t *e = mt__arena_alloc(sizeof(*e));
     if (!e) return NULL;
     e->config = *config;
     e->start_ns = mt__os_now_ns();
     e->start_realtime_ns = mt__os_realtime_ns();
     e->retired = mt__nodemap_new(64);
-    if (!e->retired || mt__live_init(&e->live) != 0 || mt__tree_init(&e->tree) != 0) {
+    if (!e->retired || mt__live_init(&e->live) != 0 || mt__tree_init(&e->tree) != 0 ||
+        mt__classes_init(&e->classes) != 0) {
         mt__engine_destroy(e);
         return NULL;
     }
@@ -82,20 +85,34 @@ static inline uint64_t hash_frames(const uint64_t *frames, unsigned n)
     return r ^ (r >> 32);
 }
 
-/* The node of a call path: the thread's cache first, the shared tree on a miss. A cache hit
- * is trusted on the 64-bit hash of the whole path plus its length and innermost frame; walking
- * the path to compare every frame would cost as much as interning it. */
-static uint32_t intern(mt_thread_t *t, const uint64_t *frames, unsigned n)
+/* The node under which a class's call paths hang: its marker frame's, made on first use. */
+static uint32_t class_node(mt_thread_t *t, mt_class_t *k)
 {
-    if (n == 0) return 0;
+    uint32_t node = mt_load_acquire(&k->node);
+    if (node) return node;
+    uint64_t marker = MT_FRAME_CLASS_BASE | k->id;
+    bool truncated = false;
+    node = mt__tree_intern(&t->engine->tree, &marker, 1, t->self, &truncated);
+    if (!truncated) mt_store_release(&k->node, node);
+    return node;
+}
+
+/* The node of a call path: the thread's cache first, the shared tree on a miss. A cache hit
+ * is trusted on the 64-bit hash of the whole path (class included) plus its length and
+ * innermost frame; walking the path to compare every frame would cost as much as interning
+ * it. */
+static uint32_t intern(mt_thread_t *t, uint32_t cls, const uint64_t *frames, unsigned n)
+{
     mt_engine_t *e = t->engine;
-    uint64_t h = hash_frames(frames, n);
+    uint32_t from = cls ? class_node(t, mt__class_at(&e->classes, cls)) : 0;
+    if (n == 0) return from;
+    uint64_t h = hash_frames(frames, n) ^ ((uint64_t)cls * 0x9e3779b97f4a7c15ull);
     mt_pcache_t *c = t->cache ? &t->cache[h & (MT_PCACHE_SIZE - 1)] : NULL;
     if (c && c->hash == h && c->nframes == n && c->node != 0 &&
         mt__tree_node(&e->tree, c->node)->frame == frames[0])
         return c->node;
     bool truncated = false;
-    uint32_t node = mt__tree_intern(&e->tree, frames, n, t->self, &truncated);
+    uint32_t node = mt__tree_intern_from(&e->tree, from, frames, n, t->self, &truncated);
     if (truncated) {
         drop(e);
     } else if (c) {
@@ -154,11 +171,14 @@ static inline void settle_times(mt_thread_t *t)
     mt__thread_settle_times(t);
 }
 
-void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64_t *frames,
-                      unsigned n)
+void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
+                      const uint64_t *frames, unsigned n)
 {
     mt_engine_t *e = t->engine;
-    uint32_t node = intern(t, frames, n);
+    uint32_t node = intern(t, cls, frames, n);
+    /* The untagged class is not counted on its own: its counts are the totals less the
+     * tagged classes' (mt__engine_class_counts). */
+    if (cls) mt__class_count_new(mt__class_at(&e->classes, cls), t->index, size);
 
     mt_pair_t after, before = global_add(e, size, &after);
     if (after.hi > before.hi) {
@@ -187,7 +207,7 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64
     }
     t->last_alloc = addr;
 
-    mt_block_t b = {addr, size, before.hi, node, t->index}, old;
+    mt_block_t b = {addr, size, before.hi, node, t->index, cls}, old;
     mt_shard_t *s = mt__live_shard(&e->live, addr);
     mt_lock(&s->lock, t->self);
     mt_insert_t r = mt__shard_insert(s, &b, &old);
@@ -201,6 +221,7 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64
     } else if (r == MT_NO_MEMORY) {
         /* Undo: the block stays unknown to the engine, as if made before tracking. */
         drop(e);
+        if (cls) mt__class_count_free(mt__class_at(&e->classes, cls), t->index, size);
         global_add(e, (uint64_t)0 - size, &after);
         mt_owner_add(&t->own_freed_blocks, 1);
         mt_owner_add(&t->own_freed_bytes, size);
@@ -218,6 +239,7 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
 
     mt_owner_add(&t->frees, 1);
     mt_owner_add(&t->freed_bytes, b->size);
+    if (b->cls) mt__class_count_free(mt__class_at(&e->classes, b->cls), t->index, b->size);
     bool own = b->thread == t->index;
     if (own) {
         mt_owner_add(&t->own_freed_blocks, 1);
@@ -320,6 +342,31 @@ void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
             out->peak_time_ns =
                 mt_load_relaxed(&t->time_pending) & 1 ? now : mt_load_relaxed(&t->gpeak_time_ns);
     }
+}
+
+void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *out)
+{
+    if (cls != MT_CLASS_UNTAGGED) {
+        mt__class_counts(mt__class_at(&e->classes, cls), out);
+        return;
+    }
+    mt_totals_t tot;
+    mt__engine_totals(e, 0, &tot);
+    mt_class_counts_t tagged = {0}, k;
+    uint32_t n = mt__class_count(&e->classes);
+    for (uint32_t id = 1; id < n; id++) {
+        mt__class_counts(mt__class_at(&e->classes, id), &k);
+        tagged.new_count += k.new_count;
+        tagged.new_bytes += k.new_bytes;
+        tagged.free_count += k.free_count;
+        tagged.free_bytes += k.free_bytes;
+    }
+    /* Counters read a moment apart may disagree by an event in flight: never below zero. */
+    out->new_count = tot.allocations > tagged.new_count ? tot.allocations - tagged.new_count : 0;
+    out->new_bytes =
+        tot.allocated_bytes > tagged.new_bytes ? tot.allocated_bytes - tagged.new_bytes : 0;
+    out->free_count = tot.frees > tagged.free_count ? tot.frees - tagged.free_count : 0;
+    out->free_bytes = tot.freed_bytes > tagged.free_bytes ? tot.freed_bytes - tagged.free_bytes : 0;
 }
 
 bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns)

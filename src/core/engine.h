@@ -9,6 +9,7 @@
 
 #include "core/atomics.h"
 #include "core/calltree.h"
+#include "core/classes.h"
 #include "core/live_table.h"
 #include "core/lock.h"
 #include "core/nodemap.h"
@@ -21,8 +22,15 @@
 
 typedef struct mt_engine_s mt_engine_t;
 
+/* What is recorded of each allocation (the capture's META.mode). */
+typedef enum mt_mode_e {
+    MT_MODE_FULL = 0,  /* a call path for every allocation */
+    MT_MODE_COUNT = 1, /* counts only; call paths just for classes that ask for them */
+} mt_mode_t;
+
 typedef struct mt_config_s {
     unsigned depth; /* frames kept per call path, 1..MT_DEPTH_MAX */
+    mt_mode_t mode;
 } mt_config_t;
 
 /* Engine flags, reported in the capture's META.flags. */
@@ -78,6 +86,7 @@ struct mt_engine_s {
     uint64_t start_ns, start_realtime_ns;
     mt_live_t live;
     mt_tree_t tree;
+    mt_classes_t classes;
 
     mt_lock_t registry_lock;
     mt_thread_t **threads[MT_THREAD_DIR];
@@ -92,6 +101,18 @@ struct mt_engine_s {
 
 /* Creates an engine whose memory comes from mmap. NULL without memory or with a bad config. */
 mt_engine_t *mt__engine_create(const mt_config_t *config);
+
+/* How many frames to record for an allocation of class `cls`: the class's own depth if it
+ * asked for one, else the configured depth in full mode and none in count mode. */
+static inline unsigned mt__engine_depth(mt_engine_t *e, uint32_t cls)
+{
+    if (cls) {
+        /* Relaxed: a setting; an allocation racing with its change may use either value. */
+        unsigned d = mt_load_relaxed(&mt__class_at(&e->classes, cls)->depth);
+        if (d) return d;
+    }
+    return e->config.mode == MT_MODE_FULL ? e->config.depth : 0;
+}
 /* Frees an engine no thread uses any more (tests; the preload engine lives as long as the
  * process). */
 void mt__engine_destroy(mt_engine_t *e);
@@ -103,10 +124,11 @@ mt_thread_t *mt__thread_attach(mt_engine_t *e, uint64_t tid);
 void mt__thread_detach(mt_thread_t *t);
 void mt__thread_set_name(mt_thread_t *t, const char *name);
 
-/* Records that `t` allocated `size` bytes at `addr` with the call path frames[0..n) (innermost
- * first, n <= depth). */
-void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, const uint64_t *frames,
-                      unsigned n);
+/* Records that `t` allocated `size` bytes of class `cls` at `addr` with the call path
+ * frames[0..n) (innermost first, n <= depth). A tagged block's path gets its class's marker
+ * frame as the outermost frame (classes.h). */
+void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
+                      const uint64_t *frames, unsigned n);
 /* Records a free. Returns false (and counts an unknown free) when addr is not live. */
 bool mt__engine_free(mt_thread_t *t, uint64_t addr);
 
@@ -133,6 +155,10 @@ typedef struct mt_totals_s {
 /* `now`: nanoseconds since the engine started, the time of the capture (a peak time still
  * pending is taken as `now`). */
 void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out);
+
+/* The counts of class `cls`. O(1) for a tagged class; the untagged class's are derived from
+ * the totals (O(threads + classes)). */
+void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *out);
 
 /* Waits until no thread but `self` is recording an event (their `active` flags are 0), at most
  * `max_ns`. The caller has already stopped new events from starting and made that visible

@@ -12,7 +12,6 @@
 struct mt_entry_s {
     mt_block_t b;
     uint32_t next;
-    uint32_t pad;
 };
 
 #define FIRST_BUCKETS 8u

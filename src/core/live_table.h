@@ -8,13 +8,14 @@
 
 #include "core/lock.h"
 
-/* What the engine remembers of one live block (32 bytes). */
+/* What the engine remembers of one live block (36 bytes; 40 with the table's link). */
 typedef struct mt_block_s {
     uint64_t addr;
     uint64_t size;
     uint64_t peak_before; /* the global peak just before this block was allocated */
     uint32_t node;        /* call-tree node of its call path */
     uint32_t thread;      /* index of the thread that allocated it */
+    uint32_t cls;         /* its class (classes.h) */
 } mt_block_t;
 
 #define MT_SHARD_BITS 10

@@ -15,11 +15,22 @@
 /* ---- tracker.c: the process-wide tracker state and its life cycle */
 
 /* The hooks' per-thread state, in initial-exec TLS (no allocation on first use). */
+#define MT_TAG_STACK 32 /* scoped tags kept per thread (deeper pushes repeat the 32nd) */
+
 typedef struct mt_tls_s {
     int busy;          /* inside a hook: nested allocations pass through untracked */
     int attach_failed; /* the engine could not register this thread */
     mt_thread_t *thread;
+    unsigned ntags; /* scoped tags pushed (may exceed MT_TAG_STACK) */
+    uint32_t tags[MT_TAG_STACK];
 } mt_tls_t;
+
+/* The class of the calling thread's next allocation: its innermost scoped tag. */
+static inline uint32_t mt__tls_class(const mt_tls_t *tls)
+{
+    unsigned n = tls->ntags < MT_TAG_STACK ? tls->ntags : MT_TAG_STACK;
+    return n ? tls->tags[n - 1] : 0;
+}
 
 extern __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
 

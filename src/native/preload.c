@@ -144,10 +144,14 @@ static void record_alloc(mt_thread_t *t, void *p, size_t size)
 {
     uint64_t frames[MT_DEPTH_MAX];
     mt_engine_t *e = t->engine;
-    bool truncated = false;
-    unsigned n = mt__unwind(frames, e->config.depth, &truncated);
-    if (truncated) mt__engine_note_truncated(e);
-    mt__engine_alloc(t, (uintptr_t)p, size, frames, n);
+    uint32_t cls = mt__tls_class(&mt__tls);
+    unsigned depth = mt__engine_depth(e, cls), n = 0;
+    if (depth) {
+        bool truncated = false;
+        n = mt__unwind(frames, depth, &truncated);
+        if (truncated) mt__engine_note_truncated(e);
+    }
+    mt__engine_alloc(t, (uintptr_t)p, size, cls, frames, n);
 }
 
 /* Records a block returned by an allocation function (NULL: nothing to record). */

@@ -105,6 +105,16 @@ static int output_path(char *out, size_t cap)
 static int read_config(mt_config_t *cfg)
 {
     cfg->depth = MT_DEPTH_DEFAULT;
+    cfg->mode = MT_MODE_FULL;
+    const char *mode = getenv("MEMTRACK_MODE");
+    if (mode && strcmp(mode, "full") == 0) {
+        cfg->mode = MT_MODE_FULL;
+    } else if (mode && strcmp(mode, "count") == 0) {
+        cfg->mode = MT_MODE_COUNT;
+    } else if (mode) {
+        say("MEMTRACK_MODE='", mode, "' is neither 'full' nor 'count'; not tracking");
+        return -1;
+    }
     const char *depth = getenv("MEMTRACK_DEPTH");
     if (depth && parse_depth(depth, &cfg->depth) != 0) {
         say("MEMTRACK_DEPTH='", depth, "' is not a number from 1 to 256; not tracking");

@@ -145,9 +145,9 @@ static void test_counts_and_unknown_frees(void **state)
     mt_engine_t *e = new_engine();
     mt_thread_t *t = mt__thread_attach(e, 100);
     uint64_t f1[] = {0xa1, 0x10}, f2[] = {0xa2, 0x10};
-    mt__engine_alloc(t, 0x1000, 100, f1, 2);
-    mt__engine_alloc(t, 0x2000, 200, f1, 2);
-    mt__engine_alloc(t, 0x3000, 300, f2, 2);
+    mt__engine_alloc(t, 0x1000, 100, 0, f1, 2);
+    mt__engine_alloc(t, 0x2000, 200, 0, f1, 2);
+    mt__engine_alloc(t, 0x3000, 300, 0, f2, 2);
     assert_true(mt__engine_free(t, 0x2000));
     assert_false(mt__engine_free(t, 0x2000)); /* double free: unknown */
     assert_false(mt__engine_free(t, 0x9999)); /* never allocated */
@@ -185,16 +185,16 @@ static void test_peak_contributors_exact(void **state)
     mt_thread_t *t = mt__thread_attach(e, 1);
     uint64_t pa[] = {0xa, 1}, pb1[] = {0xb1, 1}, pb2[] = {0xb2, 1}, pc[] = {0xc, 1};
     for (uint64_t i = 0; i < 3; i++)
-        mt__engine_alloc(t, 0x100 + i * 16, 1000, pa, 2);
+        mt__engine_alloc(t, 0x100 + i * 16, 1000, 0, pa, 2);
     for (uint64_t i = 0; i < 3; i++)
         mt__engine_free(t, 0x100 + i * 16);
     for (uint64_t i = 0; i < 4; i++)
-        mt__engine_alloc(t, 0x200 + i * 16, 1000, pb1, 2);
-    mt__engine_alloc(t, 0x300, 1000, pb2, 2);
+        mt__engine_alloc(t, 0x200 + i * 16, 1000, 0, pb1, 2);
+    mt__engine_alloc(t, 0x300, 1000, 0, pb2, 2);
     for (uint64_t i = 0; i < 4; i++)
         mt__engine_free(t, 0x200 + i * 16);
     mt__engine_free(t, 0x300);
-    mt__engine_alloc(t, 0x400, 1000, pc, 2);
+    mt__engine_alloc(t, 0x400, 1000, 0, pc, 2);
 
     uint32_t n;
     uint64_t peak;
@@ -210,7 +210,7 @@ static void test_peak_contributors_exact(void **state)
     free(figs);
 
     /* A later, higher peak replaces the earlier contributors entirely. */
-    mt__engine_alloc(t, 0x500, 4500, pa, 2);
+    mt__engine_alloc(t, 0x500, 4500, 0, pa, 2);
     mt__engine_free(t, 0x500);
     figs = node_figures(e, &n, &peak);
     assert_int_equal(peak, 5500);
@@ -227,13 +227,13 @@ static void test_temporary_allocations(void **state)
     mt_engine_t *e = new_engine();
     mt_thread_t *t = mt__thread_attach(e, 1), *u = mt__thread_attach(e, 2);
     uint64_t p[] = {0x77};
-    mt__engine_alloc(t, 0x10, 8, p, 1);
+    mt__engine_alloc(t, 0x10, 8, 0, p, 1);
     mt__engine_free(t, 0x10); /* temporary */
-    mt__engine_alloc(t, 0x20, 8, p, 1);
-    mt__engine_alloc(t, 0x30, 8, p, 1);
+    mt__engine_alloc(t, 0x20, 8, 0, p, 1);
+    mt__engine_alloc(t, 0x30, 8, 0, p, 1);
     mt__engine_free(t, 0x20); /* another allocation in between: not temporary */
     mt__engine_free(u, 0x30); /* freed by another thread: not temporary */
-    mt__engine_alloc(t, 0x40, 8, p, 1);
+    mt__engine_alloc(t, 0x40, 8, 0, p, 1);
     mt__engine_free(t, 0x40); /* temporary */
     mt_totals_t tot;
     mt__engine_totals(e, 0, &tot);
@@ -256,14 +256,14 @@ static void test_realloc_take_and_put_back(void **state)
     mt_engine_t *e = new_engine();
     mt_thread_t *t = mt__thread_attach(e, 1);
     uint64_t p[] = {0x5};
-    mt__engine_alloc(t, 0x100, 50, p, 1);
+    mt__engine_alloc(t, 0x100, 50, 0, p, 1);
     mt_block_t b;
     assert_true(mt__engine_take(t, 0x100, &b));
     assert_false(mt__engine_free(t, 0x100)); /* taken: not in the table meanwhile */
     mt__engine_put_back(t, &b);              /* the realloc failed */
     assert_true(mt__engine_take(t, 0x100, &b));
     mt__engine_free_taken(t, &b); /* the realloc succeeded */
-    mt__engine_alloc(t, 0x200, 80, p, 1);
+    mt__engine_alloc(t, 0x200, 80, 0, p, 1);
     mt_totals_t tot;
     mt__engine_totals(e, 0, &tot);
     assert_int_equal(tot.allocations, 2);
@@ -281,11 +281,11 @@ static void test_thread_detach_keeps_figures(void **state)
     mt_thread_t *t = mt__thread_attach(e, 1);
     uint64_t p[] = {0x9};
     for (uint64_t i = 0; i < 1000; i++)
-        mt__engine_alloc(t, 0x1000 + i * 16, 10, p, 1);
+        mt__engine_alloc(t, 0x1000 + i * 16, 10, 0, p, 1);
     mt__thread_detach(t);
     assert_true(t->end_ns > 0);
     /* The record still works after detach (allocations from late TLS destructors). */
-    mt__engine_alloc(t, 0x100000, 10, p, 1);
+    mt__engine_alloc(t, 0x100000, 10, 0, p, 1);
     uint32_t n;
     uint64_t peak;
     mt_node_figs_t *figs = node_figures(e, &n, &peak);
@@ -315,7 +315,7 @@ static void *churn(void *arg)
     uint64_t base = ((uint64_t)w->id + 1) << 32;
     for (uint64_t i = 0; i < ROUNDS; i++) {
         uint64_t a = base + i * 32;
-        mt__engine_alloc(t, a, 1 + (i % 64), frames, 3);
+        mt__engine_alloc(t, a, 1 + (i % 64), 0, frames, 3);
         if (i % 4 == 0)
             w->handoff[i / 4] = a; /* freed by the next thread */
         else
