@@ -21,6 +21,7 @@ typedef enum mt_fmt_section_e {
     MT_SEC_NODES = 4,
     MT_SEC_THREADS = 5,
     MT_SEC_LIVE = 6,
+    MT_SEC_CLASSES = 7,
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
 
@@ -50,5 +51,10 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_NODE_SIZE    68u  /* u32 parent, u64 frame, seven u64 figures */
 #define MT_FMT_THREAD_FIXED 104u /* thirteen u64, then the name */
 #define MT_FMT_LIVE_SIZE    24u  /* u64 address, u64 size, u32 node, u32 thread */
+#define MT_FMT_CLASS_FIXED  36u  /* after the name: four u64 counts, u32 depth */
+
+/* A frame at or above this value is a class marker, not a code address: the outermost frame
+ * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */
+#define MT_FMT_CLASS_FRAME 0xffff000000000000ull
 
 #endif

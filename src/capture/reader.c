@@ -72,6 +72,8 @@ static const char *section_name(uint32_t type)
         return "NODES";
     case MT_SEC_THREADS:
         return "THREADS";
+    case MT_SEC_CLASSES:
+        return "CLASSES";
     case MT_SEC_LIVE:
         return "LIVE";
     case MT_SEC_END:
@@ -268,6 +270,44 @@ static int parse_threads(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t er
     return expect_consumed(c, err, errlen);
 }
 
+static int parse_classes(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / (4 + MT_FMT_CLASS_FIXED))
+        return fail(err, errlen, "corrupt: CLASSES count %" PRIu32 " does not fit in %zu bytes",
+                    count, c->left);
+    cap->classes = calloc(count ? count : 1, sizeof *cap->classes);
+    if (cap->classes == NULL) return fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        mt_cap_class_t *k = &cap->classes[i];
+        k->name = take_string(c, "a class name", NULL, err, errlen);
+        if (k->name == NULL) return -1;
+        cap->nclasses = i + 1;
+        p = take(c, MT_FMT_CLASS_FIXED, "a class", err, errlen);
+        if (p == NULL) return -1;
+        k->new_count = le64(p);
+        k->new_bytes = le64(p + 8);
+        k->free_count = le64(p + 16);
+        k->free_bytes = le64(p + 24);
+        k->depth = le32(p + 32);
+    }
+    return expect_consumed(c, err, errlen);
+}
+
+/* Class marker frames must name a class of the CLASSES section. */
+static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
+{
+    for (size_t id = 1; id < cap->nnodes; id++) {
+        uint64_t f = cap->nodes[id].frame;
+        if (f >= MT_FMT_CLASS_FRAME && f - MT_FMT_CLASS_FRAME >= cap->nclasses)
+            return fail(err, errlen, "corrupt: node %zu names class %" PRIu64 " of %zu in CLASSES",
+                        id, (uint64_t)(f - MT_FMT_CLASS_FRAME), cap->nclasses);
+    }
+    return 0;
+}
+
 /* The records of one LIVE section: checks its count against its length. */
 static int live_count(mt_cursor_t *c, uint64_t *count, char *err, size_t errlen)
 {
@@ -408,7 +448,7 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_LIVE + 1],
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_CLASSES + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -421,7 +461,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_LIVE) || type == MT_SEC_END;
+        bool known = (type >= MT_SEC_META && type <= MT_SEC_CLASSES) || type == MT_SEC_END;
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -448,7 +488,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_LIVE) {
+        if (type >= MT_SEC_META && type <= MT_SEC_CLASSES) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -479,7 +519,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_LIVE + 1] = {0};
+    mt_section_t secs[MT_SEC_CLASSES + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -490,10 +530,10 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
     static int (*const parsers[])(mt_capture_t *, mt_cursor_t *, char *, size_t) = {
         [MT_SEC_META] = parse_meta,       [MT_SEC_TOTALS] = parse_totals,
         [MT_SEC_MODULES] = parse_modules, [MT_SEC_NODES] = parse_nodes,
-        [MT_SEC_THREADS] = parse_threads,
+        [MT_SEC_THREADS] = parse_threads, [MT_SEC_CLASSES] = parse_classes,
     };
-    for (uint32_t type = MT_SEC_META; type < MT_SEC_LIVE; type++) {
-        if (!secs[type].seen) continue;
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_CLASSES; type++) {
+        if (!secs[type].seen || type == MT_SEC_LIVE) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
     }
@@ -507,11 +547,13 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
     if (cap->modules == NULL) cap->modules = calloc(1, sizeof *cap->modules);
     if (cap->threads == NULL) cap->threads = calloc(1, sizeof *cap->threads);
     if (cap->live == NULL) cap->live = calloc(1, sizeof *cap->live);
-    if (cap->nodes == NULL || cap->modules == NULL || cap->threads == NULL || cap->live == NULL) {
+    if (cap->classes == NULL) cap->classes = calloc(1, sizeof *cap->classes);
+    if (cap->nodes == NULL || cap->modules == NULL || cap->threads == NULL || cap->live == NULL ||
+        cap->classes == NULL) {
         fail(err, errlen, "out of memory");
         goto bad;
     }
-    if (check_live(cap, err, errlen) != 0) goto bad;
+    if (check_live(cap, err, errlen) != 0 || check_markers(cap, err, errlen) != 0) goto bad;
     if (out != NULL)
         *out = cap;
     else
@@ -584,5 +626,8 @@ void mt__capture_free(mt_capture_t *cap)
         free(cap->threads[i].name);
     free(cap->threads);
     free(cap->live);
+    for (size_t i = 0; i < cap->nclasses; i++)
+        free(cap->classes[i].name);
+    free(cap->classes);
     free(cap);
 }

@@ -42,6 +42,12 @@ typedef struct mt_cap_live_s {
     uint32_t node, thread;
 } mt_cap_live_t;
 
+typedef struct mt_cap_class_s {
+    char *name; /* NUL-terminated copy */
+    uint64_t new_count, new_bytes, free_count, free_bytes;
+    uint32_t depth; /* call-path depth the class asked for, 0 for the default */
+} mt_cap_class_t;
+
 typedef struct mt_capture_s {
     uint32_t version;
     /* META */
@@ -62,6 +68,8 @@ typedef struct mt_capture_s {
     mt_cap_thread_t *threads;
     size_t nlive;
     mt_cap_live_t *live;
+    size_t nclasses; /* 0 when the capture has no CLASSES section */
+    mt_cap_class_t *classes;
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with

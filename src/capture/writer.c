@@ -224,6 +224,29 @@ static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, uint64
     }
 }
 
+_Static_assert(MT_FRAME_CLASS_BASE == MT_FMT_CLASS_FRAME, "class marker frames");
+
+static void write_classes(mt_wbuf_t *w, mt_engine_t *e)
+{
+    uint32_t n = mt__class_count(&e->classes);
+    uint64_t len = 4;
+    for (uint32_t id = 0; id < n; id++)
+        len += 4 + mt__class_at(&e->classes, id)->len + 36;
+    section(w, MT_SEC_CLASSES, len);
+    mt__wbuf_u32(w, n);
+    for (uint32_t id = 0; id < n; id++) {
+        mt_class_t *k = mt__class_at(&e->classes, id);
+        mt_class_counts_t c;
+        mt__engine_class_counts(e, id, &c);
+        mt__wbuf_str(w, k->name, k->len);
+        mt__wbuf_u64(w, c.new_count);
+        mt__wbuf_u64(w, c.new_bytes);
+        mt__wbuf_u64(w, c.free_count);
+        mt__wbuf_u64(w, c.free_bytes);
+        mt__wbuf_u32(w, mt_load_relaxed(&k->depth)); /* relaxed: a setting */
+    }
+}
+
 static void write_totals(mt_wbuf_t *w, const mt_totals_t *tot, const scan_t *sc)
 {
     uint64_t peak_blocks = 0;
@@ -276,6 +299,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_live(e, &sc, self);
     write_nodes(w, e, &sc);
     write_threads(w, e, &sc, now);
+    write_classes(w, e);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -344,6 +344,38 @@ void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
     }
 }
 
+int mt__engine_clear(mt_engine_t *e)
+{
+    mt__live_destroy(&e->live);
+    int r = mt__live_init(&e->live);
+    mt_pair_t zero = {0, 0}, cur = mt_pair_peek(&e->global);
+    while (!mt_pair_cas(&e->global, &cur, zero)) {
+    }
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        /* Relaxed stores: nobody else uses the engine now (see the contract). */
+        _Atomic uint64_t *counters[] = {
+            &t->allocations,         &t->allocated_bytes,    &t->frees,
+            &t->freed_bytes,         &t->temporary,          &t->unknown_frees,
+            &t->own_freed_blocks,    &t->own_freed_bytes,    &t->peak_bytes,
+            &t->peak_time_ns,        &t->gpeak_value,        &t->gpeak_time_ns,
+            &t->remote_freed_blocks, &t->remote_freed_bytes,
+        };
+        for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
+            mt_store_relaxed(counters[c], 0);
+        mt_store_relaxed(&t->time_pending, 0);
+        t->last_alloc = 0;
+        if (t->map) memset(t->map->slots, 0, sizeof(mt_nstat_t) * (t->map->mask + 1u));
+        if (t->map) t->map->used = 0;
+    }
+    memset(e->retired->slots, 0, sizeof(mt_nstat_t) * (e->retired->mask + 1u));
+    e->retired->used = 0;
+    mt__classes_clear(&e->classes);
+    mt_store_relaxed(&e->dropped, 0); /* relaxed: see the contract */
+    return r;
+}
+
 void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *out)
 {
     if (cls != MT_CLASS_UNTAGGED) {

@@ -156,6 +156,11 @@ typedef struct mt_totals_s {
  * pending is taken as `now`). */
 void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out);
 
+/* Forgets everything recorded: live blocks, counters, node figures, peaks, class counts. Call
+ * paths, classes and threads stay registered. No other thread may use the engine meanwhile.
+ * Returns -1 when memory ran out rebuilding the live table (the engine is then unusable). */
+int mt__engine_clear(mt_engine_t *e);
+
 /* The counts of class `cls`. O(1) for a tagged class; the untagged class's are derived from
  * the totals (O(threads + classes)). */
 void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *out);

@@ -34,16 +34,39 @@ static inline uint32_t mt__tls_class(const mt_tls_t *tls)
 
 extern __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
 
-/* Non-zero while allocations are being recorded (relaxed reads on the hot path). */
+/* What the hooks record (mt__tracking; relaxed reads on the hot path). */
+enum {
+    MT_TRACK_OFF = 0,    /* nothing: not started, or the final capture is written */
+    MT_TRACK_ON = 1,     /* allocations and frees */
+    MT_TRACK_FREES = 2,  /* stopped: frees of recorded blocks only, so live counts stay true */
+    MT_TRACK_PAUSED = 3, /* a snapshot is being written: hooks wait until it is done */
+};
 extern _Atomic int mt__tracking;
+
+/* 1 in the library `memtrack run` preloads (tracking starts with the process), 0 in
+ * libmemtrack.so (tracking starts at memtrack_start()). start_preload.c / start_linked.c. */
+extern const int mt__autostart;
 
 /* True when the kernel refused membarrier: then each hook fences after raising its thread's
  * `active` flag (tracker.c). */
 extern int mt__fence_needed;
 
-/* Sets up the engine from the environment; called once, from the first hook that finds the
- * real allocator resolved, or from the library constructor. */
+/* Called once, from the first hook that finds the real allocator resolved or from the library
+ * constructor: sets up and starts tracking when mt__autostart. */
 void mt__tracker_init(void);
+
+/* Creates the engine from the environment and installs the exit, fork and signal handling,
+ * once. Returns 0, or -1 when the configuration is invalid (said on stderr) or memory ran out. */
+int mt__tracker_setup(void);
+
+/* Switches what the hooks record (MT_TRACK_*), waiting for threads inside a hook when going to
+ * OFF or PAUSED. Returns the previous state. */
+int mt__tracker_switch(int state);
+
+/* Writes a capture of the engine now: with `path` NULL the configured output path (the final
+ * capture), else `path` as given. The caller refreshes the module map first
+ * (mt__modules_refresh) and has paused or stopped recording. Returns 0 or an errno value. */
+int mt__tracker_write(const char *path, uint32_t end_reason, int32_t end_value);
 
 /* The calling thread's record, registering it on first use; NULL when it cannot be tracked. */
 mt_thread_t *mt__tracker_thread(void);

@@ -110,25 +110,36 @@ static inline int ready(void)
 
 /* ---- recording */
 
-/* Whether this call should be recorded; if so the thread is marked busy and active. The
- * active flag is raised before tracking is checked (a plain store, made visible to the capture
- * writer by its membarrier), so a writer that switched tracking off and then saw the flag down
- * knows this thread will not touch the engine until it has finished. */
-static inline mt_thread_t *enter(void)
+static inline int accepts(int state, int is_free)
 {
-    /* Relaxed: tracking is switched once at start and once at the end; a call that races with
-     * the switch is ordered by the active flag below. */
-    if (mt__tls.busy || !mt_load_relaxed(&mt__tracking)) return NULL;
+    return state == MT_TRACK_ON || (is_free && state == MT_TRACK_FREES);
+}
+
+/* Whether this call should be recorded (`is_free`: a free, recorded also while stopped); if
+ * so the thread is marked busy and active. The active flag is raised before tracking is
+ * checked (a plain store, made visible to a capture writer by its membarrier), so a writer
+ * that switched tracking off and then saw the flag down knows this thread will not touch the
+ * engine until it has finished. While a snapshot is written, callers wait here. */
+static inline mt_thread_t *enter(int is_free)
+{
+    /* Relaxed: the state changes rarely; a call racing with a change is ordered by the active
+     * flag below. */
+    int state = mt_load_relaxed(&mt__tracking);
+    if (mt__tls.busy || (!accepts(state, is_free) && state != MT_TRACK_PAUSED)) return NULL;
     mt__tls.busy = 1;
     mt_thread_t *t = mt__tracker_thread();
-    if (t) {
+    while (t) {
         mt_store_relaxed(&t->active, 1); /* relaxed: ordered by the fence or the membarrier */
         if (mt__fence_needed)
             atomic_thread_fence(memory_order_seq_cst);
         else
             atomic_signal_fence(memory_order_seq_cst);
-        if (mt_load_relaxed(&mt__tracking)) return t;
+        state = mt_load_relaxed(&mt__tracking);
+        if (accepts(state, is_free)) return t;
         mt_store_release(&t->active, 0);
+        if (state != MT_TRACK_PAUSED) break;
+        while (mt_load_acquire(&mt__tracking) == MT_TRACK_PAUSED)
+            mt__os_yield();
     }
     mt__tls.busy = 0;
     return NULL;
@@ -169,7 +180,7 @@ static inline void *after_alloc(mt_thread_t *t, void *p, size_t size)
 MT_EXPORT void *malloc(size_t size)
 {
     if (!ready()) return boot_alloc(size, 16);
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     return after_alloc(t, real.malloc(size), size);
 }
 
@@ -177,7 +188,7 @@ MT_EXPORT void free(void *p)
 {
     if (!p || is_boot(p)) return;
     if (!ready()) return; /* cannot happen: p came from somewhere */
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(1);
     if (t) {
         int err = errno;
         mt__engine_free(t, (uintptr_t)p); /* before the real free: see DESIGN.md invariant 3 */
@@ -199,7 +210,7 @@ MT_EXPORT void *calloc(size_t n, size_t size)
         }
         return boot_alloc(total, 16); /* already zero */
     }
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     void *p = real.calloc(n, size);
     return after_alloc(t, p, p ? n * size : 0);
 }
@@ -209,7 +220,7 @@ MT_EXPORT void *calloc(size_t n, size_t size)
 static void *resize(void *old, size_t size, void *(*call)(void *, size_t, size_t), size_t a,
                     size_t b)
 {
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(1);
     if (!t) return call(old, a, b);
     mt_block_t blk;
     bool known = old && mt__engine_take(t, (uintptr_t)old, &blk);
@@ -222,7 +233,8 @@ static void *resize(void *old, size_t size, void *(*call)(void *, size_t, size_t
             mt__engine_free_taken(t, &blk);
         else if (old)
             mt__engine_unknown_free(t);
-        if (p) record_alloc(t, p, size);
+        /* Relaxed: as in enter(); stopped, only the free half of a realloc is recorded. */
+        if (p && mt_load_relaxed(&mt__tracking) == MT_TRACK_ON) record_alloc(t, p, size);
     }
     errno = err;
     leave(t);
@@ -291,7 +303,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
         *out = p;
         return 0;
     }
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     int r = real.posix_memalign(out, align, size);
     after_alloc(t, r == 0 ? *out : NULL, size);
     return r;
@@ -300,7 +312,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 MT_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
     if (!ready()) return boot_alloc(size, align);
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     void *p = real.aligned_alloc ? real.aligned_alloc(align, size) : real.memalign(align, size);
     return after_alloc(t, p, size);
 }
@@ -308,14 +320,14 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size)
 MT_EXPORT void *memalign(size_t align, size_t size)
 {
     if (!ready()) return boot_alloc(size, align);
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     return after_alloc(t, real.memalign(align, size), size);
 }
 
 MT_EXPORT void *valloc(size_t size)
 {
     if (!ready()) return boot_alloc(size, 4096);
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     void *p = real.valloc ? real.valloc(size) : real.memalign(mt__os_page_size(), size);
     return after_alloc(t, p, size);
 }
@@ -328,7 +340,7 @@ MT_EXPORT void *pvalloc(size_t size)
         size_t page = mt__os_page_size();
         return boot_alloc(size ? (size + page - 1) & ~(page - 1) : page, page);
     }
-    mt_thread_t *t = enter();
+    mt_thread_t *t = enter(0);
     void *p;
     if (real.pvalloc) {
         p = real.pvalloc(size);

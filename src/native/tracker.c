@@ -33,6 +33,7 @@ static struct {
     uint64_t pid, parent_pid;
     uint32_t flags;   /* MT_META_* set by this front end */
     _Atomic int done; /* the final capture of this image is written (or being written) */
+    int resume;       /* what was recorded before the final capture (for a failed exec) */
 } tr;
 
 static void say(const char *a, const char *b, const char *c)
@@ -205,15 +206,18 @@ mt_thread_t *mt__tracker_thread(void)
 
 /* ---- the final capture */
 
-static void write_capture(uint32_t reason, int32_t value)
+int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
 {
-    if (!tr.engine) return;
+    if (!tr.engine) return EINVAL;
     char path[PATH_CAP];
-    if (output_path(path, sizeof(path)) != 0) {
+    if (given) {
+        size_t n = strlen(given);
+        if (n >= sizeof(path)) return ENAMETOOLONG;
+        memcpy(path, given, n + 1);
+    } else if (output_path(path, sizeof(path)) != 0) {
         say("capture path too long: ", tr.pattern, NULL);
-        return;
+        return ENAMETOOLONG;
     }
-    mt__modules_refresh();
     if (!tr.program[0]) {
         ssize_t n = readlink("/proc/self/exe", tr.program, sizeof(tr.program) - 1);
         if (n > 0) tr.program[n] = '\0';
@@ -231,29 +235,40 @@ static void write_capture(uint32_t reason, int32_t value)
         .self = mt__tls.thread,
     };
     int err = mt__capture_write(tr.engine, path, &info);
-    if (err)
+    if (err && !given)
         say("could not write the capture ", path,
             err == ENOSPC ? ": no space left on device" : ": write failed");
+    return err;
+}
+
+int mt__tracker_switch(int state)
+{
+    int old = atomic_exchange(&mt__tracking, state);
+    if (state == MT_TRACK_OFF || state == MT_TRACK_PAUSED) {
+        /* Wait for threads still inside a hook, so that what follows (a capture, a clear)
+         * sees one consistent moment: the store above, then a barrier on every thread, then
+         * the threads' active flags (see enter() in preload.c). */
+        if (mt__fence_needed)
+            atomic_thread_fence(memory_order_seq_cst);
+        else
+            mt__os_membarrier();
+        if (tr.engine && !mt__engine_quiesce(tr.engine, mt__tls.thread, 200 * 1000 * 1000))
+            say("other threads did not leave the tracker in time; figures may be inexact", NULL,
+                NULL);
+    }
+    return old;
 }
 
 void mt__tracker_finish(uint32_t reason, int32_t value)
 {
     int expected = 0;
-    if (!atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
+    if (!tr.engine || !atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
     int saved = errno;
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
-    /* Stop recording, then wait for threads still inside a hook, so that the capture is one
-     * moment: its totals, threads and live blocks agree with each other. */
-    mt_store_relaxed(&mt__tracking, 0); /* relaxed: ordered by the barrier that follows */
-    if (mt__fence_needed)
-        atomic_thread_fence(memory_order_seq_cst);
-    else
-        mt__os_membarrier();
-    if (tr.engine && !mt__engine_quiesce(tr.engine, mt__tls.thread, 200 * 1000 * 1000))
-        say("other threads did not leave the tracker in time; the capture may be inexact", NULL,
-            NULL);
-    write_capture(reason, value);
+    mt__modules_refresh(); /* before the switch: it may wait for the loader's lock */
+    tr.resume = mt__tracker_switch(MT_TRACK_OFF);
+    mt__tracker_write(NULL, reason, value);
     mt__tls.busy = busy;
     errno = saved;
 }
@@ -348,30 +363,51 @@ static void fork_child(void)
 
 /* ---- start */
 
+int mt__tracker_setup(void)
+{
+    static mt_lock_t lock = MT_LOCK_INIT;
+    static int result = 1; /* 1: not tried yet */
+    mt_lock(&lock, UINT32_MAX - 8);
+    if (result == 1) {
+        mt__tls.busy++;
+        mt_config_t cfg;
+        result = -1;
+        if (read_config(&cfg) == 0) {
+            tr.pid = (uint64_t)getpid();
+            tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
+            if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
+            mt__unwind_init();
+            mt__fence_needed = !mt__os_membarrier_register();
+            tr.engine = mt__engine_create(&cfg);
+            if (!tr.engine) say("no memory for the tracker; not tracking", NULL, NULL);
+        }
+        if (tr.engine) {
+            pthread_key_create(&tr.key, thread_ended);
+            pthread_atfork(fork_prepare, fork_parent, fork_child);
+            /* libmemtrack.so leaves a capture at the end only when asked for one. */
+            if (mt__autostart || getenv("MEMTRACK_OUTPUT")) {
+                exit_hooked = on_exit(at_exit, NULL) == 0;
+                install_signal_handlers();
+            } else {
+                exit_hooked = 1;
+            }
+            mt__modules_refresh();
+            result = 0;
+        }
+        mt__tls.busy--;
+    }
+    mt_unlock(&lock);
+    return result;
+}
+
 void mt__tracker_init(void)
 {
     static _Atomic int started;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&started, &expected, 1)) return;
+    if (!mt__autostart) return; /* libmemtrack.so: memtrack_start() does the rest */
+    if (mt__tracker_setup() == 0) mt_store_release(&mt__tracking, MT_TRACK_ON);
     mt__tls.busy++;
-    mt_config_t cfg;
-    if (read_config(&cfg) == 0) {
-        tr.pid = (uint64_t)getpid();
-        tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
-        if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
-        mt__unwind_init();
-        tr.engine = mt__engine_create(&cfg);
-        if (!tr.engine) say("no memory for the tracker; not tracking", NULL, NULL);
-    }
-    if (tr.engine) {
-        pthread_key_create(&tr.key, thread_ended);
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
-        exit_hooked = on_exit(at_exit, NULL) == 0;
-        install_signal_handlers();
-        mt__modules_refresh();
-        mt__fence_needed = !mt__os_membarrier_register();
-        mt_store_release(&mt__tracking, 1);
-    }
     forget_preload();
     mt__tls.busy--;
 }
@@ -418,8 +454,8 @@ static int exec_failed(int r)
 {
     int saved = errno;
     if (tr.engine) {
-        mt_store_relaxed(&tr.done, 0);      /* relaxed: this thread is the only one that cares */
-        mt_store_relaxed(&mt__tracking, 1); /* relaxed: see enter() in preload.c */
+        mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
+        mt__tracker_switch(tr.resume);
     }
     errno = saved;
     return r;

@@ -262,6 +262,7 @@ static int put_paths(mt_json_t *j, const char *name, const mt_capture_t *cap, mt
             u64(j, "bytes", v[i].bytes);
             u64(j, "blocks", v[i].blocks);
         }
+        str(j, "class", mt__model_class_of(cap, v[i].node));
         if (put_stack(j, cap, sym, v[i].node) != 0) return -1;
         close_(j, '}');
     }
@@ -312,6 +313,25 @@ static void put_threads(mt_json_t *j, const mt_capture_t *cap)
     close_(j, ']');
 }
 
+static void put_classes(mt_json_t *j, const mt_capture_t *cap)
+{
+    arr(j, "classes");
+    for (size_t i = 0; i < cap->nclasses; i++) {
+        const mt_cap_class_t *k = &cap->classes[i];
+        obj(j, NULL);
+        str(j, "name", k->name);
+        u64(j, "new_count", k->new_count);
+        u64(j, "new_bytes", k->new_bytes);
+        u64(j, "free_count", k->free_count);
+        u64(j, "free_bytes", k->free_bytes);
+        u64(j, "live_count", k->new_count > k->free_count ? k->new_count - k->free_count : 0);
+        u64(j, "live_bytes", k->new_bytes > k->free_bytes ? k->new_bytes - k->free_bytes : 0);
+        u64(j, "depth", k->depth);
+        close_(j, '}');
+    }
+    close_(j, ']');
+}
+
 int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_report_opts_t *opts)
 {
     mt_model_t m;
@@ -350,6 +370,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     close_(j, '}');
 
     put_threads(j, cap);
+    put_classes(j, cap);
     u64(j, "leak_call_paths", m.nleaks);
     if (put_paths(j, "leaks", cap, sym, m.leaks, m.nleaks, opts->top, true) != 0) goto done;
     close_(j, '}');

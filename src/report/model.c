@@ -100,3 +100,12 @@ bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, si
     *pos += *len + 1;
     return true;
 }
+
+const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node)
+{
+    uint64_t outermost = 0;
+    for (uint32_t id = node; id != 0 && id < cap->nnodes; id = cap->nodes[id].parent)
+        outermost = cap->nodes[id].frame;
+    if (outermost >= MT_FMT_CLASS_FRAME) return cap->classes[outermost - MT_FMT_CLASS_FRAME].name;
+    return cap->nclasses ? cap->classes[0].name : NULL;
+}

@@ -50,6 +50,10 @@ size_t mt__model_path(const mt_capture_t *cap, uint32_t node, uint64_t *frames, 
 /* The same into a fresh array (free it); *n gets the count. NULL when out of memory. */
 uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n);
 
+/* The class of the allocations whose call path ends at `node`: the class named by the path's
+ * marker frame, else class 0 ("untagged"); NULL for a capture without classes. */
+const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node);
+
 /* The word for how the capture ended, as JSON's end.reason: "exit", "signal", "exec",
  * "snapshot", "_exit". */
 const char *mt__end_reason_name(uint32_t end_reason);
@@ -106,5 +110,62 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                     const mt_report_opts_t *opts);
 int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                     const mt_report_opts_t *opts);
+
+/* --- diff.c --- */
+
+/* One figure in the two captures a diff compares. The change is after - before; as the values
+ * are unsigned, the renderers print the sign and the magnitude separately so no size can
+ * overflow a signed type. */
+typedef struct mt_diff_fig_s {
+    uint64_t before, after;
+} mt_diff_fig_t;
+
+/* One call path as both captures know it. Paths are matched by what their frames are: the
+ * path of the module each frame falls in (and its build-id when both captures have one) and the
+ * offset of `frame - 1` in it, or the raw frame when it is in no module. Node ids and addresses
+ * differ between two processes (ASLR); these do not. Nodes of one capture that come to the same
+ * path (a library loaded twice) are summed. */
+typedef struct mt_diff_path_s {
+    mt_diff_fig_t live_bytes, live_blocks, allocations, allocated_bytes;
+    bool in_before, in_after;         /* whether the capture's call tree has the path at all */
+    uint32_t before_node, after_node; /* its lowest node id there, when in_before/in_after */
+} mt_diff_path_t;
+
+typedef struct mt_diff_s {
+    const mt_capture_t *before, *after;
+    /* The paths whose figures differ: most live bytes gained or lost first, growth before
+     * shrinkage of the same size, then by live blocks, allocated bytes and allocations changed,
+     * then by the frames themselves, so the order is the same on every run. */
+    mt_diff_path_t *paths;
+    size_t npaths;
+    size_t ngrew, nshrank; /* how many of them have mt__diff_direction() > 0, < 0 */
+    size_t nunchanged;     /* paths with the same non-zero figures in both captures */
+} mt_diff_t;
+
+/* Matches the call paths of two validated captures, which must outlive the diff. Returns 0, or
+ * -1 when out of memory (the diff is then empty but may still be destroyed). */
+int mt__diff_init(mt_diff_t *diff, const mt_capture_t *before, const mt_capture_t *after);
+void mt__diff_destroy(mt_diff_t *diff);
+
+/* Which way a path's live memory went: 1 grew (more live bytes, or as many bytes in more
+ * blocks), -1 shrank, 0 when its live figures are the same (only its allocations changed). */
+int mt__diff_direction(const mt_diff_path_t *path);
+
+typedef struct mt_diff_opts_s {
+    size_t top;                           /* call paths per list; 0 = all */
+    const char *before_name, *after_name; /* the capture files, for the header; may be NULL */
+} mt_diff_opts_t;
+
+/* When the two captures are of different programs (executable path or build-id), writes one
+ * line saying so on `warn` and returns false; else returns true and writes nothing. */
+bool mt__diff_check_program(FILE *warn, const mt_diff_t *diff);
+
+/* Write the diff to `out`. Each capture is symbolized with its own symbolizer (either may be
+ * NULL: frames then stay addresses); a path's stack comes from AFTER when it is there, else from
+ * BEFORE. Return 0, or -1 when out of memory or when writing to `out` failed. */
+int mt__diff_text(FILE *out, const mt_diff_t *diff, mt_sym_t *before_sym, mt_sym_t *after_sym,
+                  const mt_diff_opts_t *opts);
+int mt__diff_json(FILE *out, const mt_diff_t *diff, mt_sym_t *before_sym, mt_sym_t *after_sym,
+                  const mt_diff_opts_t *opts);
 
 #endif

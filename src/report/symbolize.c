@@ -5,6 +5,7 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,6 +264,19 @@ static mt_sym_frame_t *resolve(mt_sym_t *sym, uint64_t frame, size_t *n)
     size_t cap_v = 0;
     *n = 0;
 
+    if (frame >= MT_FMT_CLASS_FRAME) { /* a class marker: the reader checked the id */
+        const char *name = cap->classes[frame - MT_FMT_CLASS_FRAME].name;
+        size_t len = strlen(name) + 9;
+        char *label = malloc(len);
+        if (label == NULL) return NULL;
+        snprintf(label, len, "[class %s]", name);
+        proto.function = label;
+        if (!push(&v, n, &cap_v, &proto)) {
+            free(label);
+            return NULL;
+        }
+        return v;
+    }
     size_t mi = cap->nmodules;
     uint64_t pc = frame - 1; /* a return address: the call is the instruction before it */
     if (cap->frame_kind == MT_FRAMES_NATIVE_RETURN && frame != 0) {

@@ -270,6 +270,28 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
     return 0;
 }
 
+/* Shown only when the program tagged allocations (more than the "untagged" class). */
+static void put_classes(FILE *out, const mt_capture_t *cap)
+{
+    if (cap->nclasses < 2) return;
+    size_t w = 5;
+    for (size_t i = 0; i < cap->nclasses; i++)
+        if (clean_len(cap->classes[i].name) > w) w = clean_len(cap->classes[i].name);
+    fprintf(out, "\nClasses\n  %-*s  %12s  %10s  %11s  %10s\n", (int)w, "class", "allocations",
+            "frees", "live blocks", "live");
+    for (size_t i = 0; i < cap->nclasses; i++) {
+        const mt_cap_class_t *k = &cap->classes[i];
+        uint64_t live = k->new_count > k->free_count ? k->new_count - k->free_count : 0;
+        char bytes[32];
+        mt__fmt_bytes(k->new_bytes > k->free_bytes ? k->new_bytes - k->free_bytes : 0, bytes,
+                      sizeof bytes);
+        fputs("  ", out);
+        put_str(out, k->name);
+        fprintf(out, "%*s  %12" PRIu64 "  %10" PRIu64 "  %11" PRIu64 "  %10s\n",
+                (int)(w - clean_len(k->name)), "", k->new_count, k->free_count, live, bytes);
+    }
+}
+
 static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_t *m)
 {
     const mt_cap_totals_t *t = &cap->totals;
@@ -294,6 +316,7 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     put_peak_header(out, cap);
     if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top) != 0) goto done;
     if (put_threads(out, cap) != 0) goto done;
+    put_classes(out, cap);
     put_leaks_header(out, cap, &m);
     if (put_paths(out, cap, sym, m.leaks, m.nleaks, opts->top) != 0) goto done;
     rc = ferror(out) ? -1 : 0;

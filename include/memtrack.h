@@ -1,0 +1,226 @@
+/* memtrack.h — the public API of memtrack, a memory-allocation tracker.
+ *
+ * A C or C++ program asks the tracker, while it runs, what is live and where: counts per class
+ * in O(1), totals, high-water marks, and captures written on demand. There are two ways in,
+ * one API:
+ *
+ *   - link with -lmemtrack (`pkg-config --cflags --libs memtrack`): the program gets a tracker
+ *     that is off until memtrack_start();
+ *   - run the program under `memtrack run -- PROG`: the calls talk to the tracker that
+ *     `memtrack run` preloaded, which is already running.
+ *
+ * A program built with this header but run with neither still runs: every call is a harmless
+ * no-op returning MEMTRACK_ENOTRACKER (the functions below are inline wrappers over weak
+ * symbols, so nothing needs to be linked for that).
+ *
+ * Conventions. Functions returning int return 0 (MEMTRACK_OK) or a positive value on success
+ * as documented, and a negative MEMTRACK_E* code on failure (memtrack_strerror names it). All
+ * functions are thread-safe unless stated otherwise, never allocate through the program's
+ * malloc except where stated, and keep errno unchanged. Strings passed in are copied; nothing
+ * returned needs to be freed.
+ *
+ * A *class* is a name that allocations are tagged with: by the typed macros (MEMTRACK_NEW),
+ * by memtrack_malloc_tagged, or by a scoped tag (memtrack_tag_push) that tags every allocation
+ * the thread makes until the matching pop, including those made inside libraries.
+ * Allocations without a tag belong to the class "untagged".
+ */
+#ifndef MEMTRACK_H
+#define MEMTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MEMTRACK_VERSION_MAJOR 0
+#define MEMTRACK_VERSION_MINOR 1
+
+/* ---- errors */
+
+/* Every error, once: name, value, message. */
+#define MEMTRACK_ERRNO_MAP(XX)                                                  \
+    XX(ENOTRACKER, -1,                                                          \
+       "no tracker in this process (not linked with -lmemtrack, not run under " \
+       "memtrack run)")                                                         \
+    XX(ENOTSTARTED, -2, "the tracker has not been started")                     \
+    XX(ERUNNING, -3, "not allowed while the tracker is running")                \
+    XX(EINVAL, -4, "invalid argument")                                          \
+    XX(ENOMEM, -5, "the tracker is out of memory")                              \
+    XX(ENOENT, -6, "no such class")                                             \
+    XX(ENOBUFS, -7, "buffer too small")                                         \
+    XX(EIO, -8, "the file could not be written")                                \
+    XX(ERANGE, -9, "too many (tags pushed, classes)")                           \
+    XX(ESTATE, -10, "call out of order (pop without push)")
+
+typedef enum memtrack_errno_e {
+    MEMTRACK_OK = 0,
+#define MEMTRACK_XX_(name, value, msg) MEMTRACK_##name = (value),
+    MEMTRACK_ERRNO_MAP(MEMTRACK_XX_)
+#undef MEMTRACK_XX_
+} memtrack_errno_t;
+
+/* The message for an error code (or "unknown error"). Works without a tracker. */
+static inline const char *memtrack_strerror(int err)
+{
+    switch (err) {
+    case MEMTRACK_OK:
+        return "success";
+#define MEMTRACK_XX_(name, value, msg) \
+    case MEMTRACK_##name:              \
+        return msg;
+        MEMTRACK_ERRNO_MAP(MEMTRACK_XX_)
+#undef MEMTRACK_XX_
+    default:
+        return "unknown error";
+    }
+}
+
+/* The name of an error code ("MEMTRACK_EINVAL"), or "MEMTRACK_UNKNOWN". */
+static inline const char *memtrack_err_name(int err)
+{
+    switch (err) {
+    case MEMTRACK_OK:
+        return "MEMTRACK_OK";
+#define MEMTRACK_XX_(name, value, msg) \
+    case MEMTRACK_##name:              \
+        return "MEMTRACK_" #name;
+        MEMTRACK_ERRNO_MAP(MEMTRACK_XX_)
+#undef MEMTRACK_XX_
+    default:
+        return "MEMTRACK_UNKNOWN";
+    }
+}
+
+/* ---- figures */
+
+/* Counts of allocations ("new"), frees, and what is live (retained) now, with bytes (the sizes
+ * the program asked for). live = new - free for what the tracker saw allocated. */
+typedef struct memtrack_counts_s {
+    uint64_t new_count, free_count, live_count;
+    uint64_t new_bytes, free_bytes, live_bytes;
+} memtrack_counts_t;
+
+/* The symbols the wrappers below call. They are defined by libmemtrack.so and by the library
+ * `memtrack run` preloads; weak, so that a program without either still links and runs. Do
+ * not call them directly. */
+#define MEMTRACK_WEAK_ __attribute__((weak))
+extern int memtrack__start(void) MEMTRACK_WEAK_;
+extern int memtrack__stop(void) MEMTRACK_WEAK_;
+extern int memtrack__running(void) MEMTRACK_WEAK_;
+extern int memtrack__clear(void) MEMTRACK_WEAK_;
+extern int memtrack__totals(memtrack_counts_t *out) MEMTRACK_WEAK_;
+extern int memtrack__count_for(const char *cls, memtrack_counts_t *out) MEMTRACK_WEAK_;
+extern int memtrack__tag_push(const char *tag) MEMTRACK_WEAK_;
+extern int memtrack__tag_pop(void) MEMTRACK_WEAK_;
+extern void *memtrack__calloc_tagged(size_t n, size_t size, const char *tag) MEMTRACK_WEAK_;
+extern void *memtrack__malloc_tagged(size_t size, const char *tag) MEMTRACK_WEAK_;
+extern int memtrack__track_paths(const char *cls, unsigned depth) MEMTRACK_WEAK_;
+extern int memtrack__snapshot(const char *path) MEMTRACK_WEAK_;
+
+/* ---- capture control */
+
+/* Starts tracking. Returns 1 if tracking started now, 0 if it was already running,
+ * MEMTRACK_ENOTRACKER without a tracker, MEMTRACK_ENOMEM if the tracker could not set up.
+ * With -lmemtrack the first start reads MEMTRACK_MODE and MEMTRACK_DEPTH from the environment
+ * (see README.md); blocks allocated before it are invisible, and freeing them later is counted
+ * as an "unknown free", never as a negative count. */
+static inline int memtrack_start(void)
+{
+    return memtrack__start ? memtrack__start() : MEMTRACK_ENOTRACKER;
+}
+
+/* Stops recording allocations. Returns 1 if it stopped now, 0 if it was not running. Frees of
+ * blocks recorded earlier are still seen, so live counts stay true while stopped; counts are
+ * kept until memtrack_clear(). */
+static inline int memtrack_stop(void)
+{
+    return memtrack__stop ? memtrack__stop() : MEMTRACK_ENOTRACKER;
+}
+
+/* 1 while tracking, 0 when stopped or never started, MEMTRACK_ENOTRACKER without a tracker. */
+static inline int memtrack_running(void)
+{
+    return memtrack__running ? memtrack__running() : MEMTRACK_ENOTRACKER;
+}
+
+/* Forgets everything recorded: counts, live blocks, call paths' figures, peaks. Refused with
+ * MEMTRACK_ERUNNING while running: stop first. Blocks recorded before and freed after count as
+ * unknown frees. Class names and per-class settings (memtrack_track_paths) are kept. */
+static inline int memtrack_clear(void)
+{
+    return memtrack__clear ? memtrack__clear() : MEMTRACK_ENOTRACKER;
+}
+
+/* The totals of everything recorded since the start (or the last clear). */
+static inline int memtrack_totals(memtrack_counts_t *out)
+{
+    return memtrack__totals ? memtrack__totals(out) : MEMTRACK_ENOTRACKER;
+}
+
+/* ---- classes */
+
+/* The counts of one class, in O(1) (for "untagged": O(threads + classes)). MEMTRACK_ENOENT if
+ * no allocation was ever tagged with that name; MEMTRACK_EINVAL for a NULL or empty name. */
+static inline int memtrack_count_for(const char *cls, memtrack_counts_t *out)
+{
+    return memtrack__count_for ? memtrack__count_for(cls, out) : MEMTRACK_ENOTRACKER;
+}
+
+/* Tags every allocation the calling thread makes, until the matching memtrack_tag_pop(), with
+ * class `tag` (1 to 255 bytes; "untagged" means no tag). Scopes nest; the innermost wins.
+ * Returns 0, MEMTRACK_EINVAL for a bad name, MEMTRACK_ENOMEM/ERANGE when no more classes can
+ * be made (the scope is then counted as untagged, and must still be popped). */
+static inline int memtrack_tag_push(const char *tag)
+{
+    return memtrack__tag_push ? memtrack__tag_push(tag) : MEMTRACK_ENOTRACKER;
+}
+
+/* Ends the innermost scope of memtrack_tag_push. MEMTRACK_ESTATE without one. */
+static inline int memtrack_tag_pop(void)
+{
+    return memtrack__tag_pop ? memtrack__tag_pop() : MEMTRACK_ENOTRACKER;
+}
+
+/* malloc(size) tagged with class `tag`; free it with free(). Without a tracker, plain malloc. */
+static inline void *memtrack_malloc_tagged(size_t size, const char *tag)
+{
+    return memtrack__malloc_tagged ? memtrack__malloc_tagged(size, tag) : malloc(size);
+}
+
+/* calloc(n, size) tagged with class `tag`; free it with free(). Without a tracker, calloc. */
+static inline void *memtrack_calloc_tagged(size_t n, size_t size, const char *tag)
+{
+    return memtrack__calloc_tagged ? memtrack__calloc_tagged(n, size, tag) : calloc(n, size);
+}
+
+/* A zeroed object / array of n objects of `Type`, tagged with the type's name. */
+#define MEMTRACK_NEW(Type)          ((Type *)memtrack_calloc_tagged(1, sizeof(Type), #Type))
+#define MEMTRACK_NEW_ARRAY(Type, n) ((Type *)memtrack_calloc_tagged((n), sizeof(Type), #Type))
+
+/* Records call paths of `depth` frames (1..256) for the allocations of class `cls` from now
+ * on, whatever the mode (in `count` mode, the only call paths recorded); 0 switches back to
+ * the mode's default. The class is created if needed. */
+static inline int memtrack_track_paths(const char *cls, unsigned depth)
+{
+    return memtrack__track_paths ? memtrack__track_paths(cls, depth) : MEMTRACK_ENOTRACKER;
+}
+
+/* ---- captures */
+
+/* Writes a capture of the tracker's state now to `path` (as `memtrack run` does at exit), for
+ * `memtrack report` and `memtrack diff`. Other threads wait while it is written. Returns 0,
+ * MEMTRACK_ENOTSTARTED if tracking never started, MEMTRACK_EIO if the file could not be written
+ * (errno is left as the system set it, for the reason). */
+static inline int memtrack_snapshot(const char *path)
+{
+    return memtrack__snapshot ? memtrack__snapshot(path) : MEMTRACK_ENOTRACKER;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

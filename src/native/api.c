@@ -1,0 +1,191 @@
+/* The C API (include/memtrack.h) as the tracker implements it: each public function's
+ * inline wrapper calls the memtrack__ function of the same name here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/format.h"
+#include "core/lock.h"
+#include "memtrack.h"
+#include "native/native.h"
+
+/* Start, stop, clear and snapshots change what the hooks record: one at a time. */
+static mt_lock_t api_lock = MT_LOCK_INIT;
+#define API_LOCK_ID (UINT32_MAX - 9)
+
+/* The engine, created (not started) on first need; NULL when it cannot be. */
+static mt_engine_t *engine(void)
+{
+    return mt__tracker_setup() == 0 ? mt__tracker_engine() : NULL;
+}
+
+static int class_error(mt_engine_t *e)
+{
+    return mt__class_count(&e->classes) >= MT_CLASSES_MAX ? MEMTRACK_ERANGE : MEMTRACK_ENOMEM;
+}
+
+static int valid_name(const char *name)
+{
+    size_t n = name ? strnlen(name, MT_CLASS_NAME_MAX + 1) : 0;
+    return n > 0 && n <= MT_CLASS_NAME_MAX;
+}
+
+MT_EXPORT int memtrack__start(void)
+{
+    int saved = errno;
+    if (!engine()) return MEMTRACK_ENOMEM;
+    mt_lock(&api_lock, API_LOCK_ID);
+    /* Relaxed: state changes are serialized by api_lock. */
+    int was = mt_load_relaxed(&mt__tracking);
+    if (was != MT_TRACK_ON) mt__tracker_switch(MT_TRACK_ON);
+    mt_unlock(&api_lock);
+    errno = saved;
+    return was != MT_TRACK_ON;
+}
+
+MT_EXPORT int memtrack__stop(void)
+{
+    mt_lock(&api_lock, API_LOCK_ID);
+    int was = mt_load_relaxed(&mt__tracking); /* relaxed: serialized by api_lock */
+    if (was == MT_TRACK_ON) mt__tracker_switch(MT_TRACK_FREES);
+    mt_unlock(&api_lock);
+    return was == MT_TRACK_ON;
+}
+
+MT_EXPORT int memtrack__running(void)
+{
+    return mt_load_acquire(&mt__tracking) == MT_TRACK_ON;
+}
+
+MT_EXPORT int memtrack__clear(void)
+{
+    mt_engine_t *e = mt__tracker_engine();
+    if (!e) return MEMTRACK_OK; /* nothing was ever recorded */
+    mt_lock(&api_lock, API_LOCK_ID);
+    int was = mt_load_relaxed(&mt__tracking); /* relaxed: serialized by api_lock */
+    int r = MEMTRACK_ERUNNING;
+    if (was != MT_TRACK_ON) {
+        int busy = mt__tls.busy;
+        mt__tls.busy = 1;
+        mt__tracker_switch(MT_TRACK_PAUSED); /* frees of recorded blocks wait meanwhile */
+        r = mt__engine_clear(e) == 0 ? MEMTRACK_OK : MEMTRACK_ENOMEM;
+        mt__tracker_switch(was);
+        mt__tls.busy = busy;
+    }
+    mt_unlock(&api_lock);
+    return r;
+}
+
+static void fill_counts(memtrack_counts_t *out, uint64_t n_new, uint64_t b_new, uint64_t n_free,
+                        uint64_t b_free)
+{
+    out->new_count = n_new;
+    out->new_bytes = b_new;
+    out->free_count = n_free;
+    out->free_bytes = b_free;
+    /* Counters of running threads are read a moment apart: never report a negative. */
+    out->live_count = n_new > n_free ? n_new - n_free : 0;
+    out->live_bytes = b_new > b_free ? b_new - b_free : 0;
+}
+
+MT_EXPORT int memtrack__totals(memtrack_counts_t *out)
+{
+    mt_engine_t *e = mt__tracker_engine();
+    if (!out) return MEMTRACK_EINVAL;
+    if (!e) {
+        memset(out, 0, sizeof(*out));
+        return MEMTRACK_OK;
+    }
+    mt_totals_t t;
+    mt__engine_totals(e, 0, &t);
+    fill_counts(out, t.allocations, t.allocated_bytes, t.frees, t.freed_bytes);
+    return MEMTRACK_OK;
+}
+
+MT_EXPORT int memtrack__count_for(const char *cls, memtrack_counts_t *out)
+{
+    if (!out || !valid_name(cls)) return MEMTRACK_EINVAL;
+    mt_engine_t *e = mt__tracker_engine();
+    uint32_t id;
+    if (!e || !mt__class_find(&e->classes, cls, &id)) return MEMTRACK_ENOENT;
+    mt_class_counts_t k;
+    mt__engine_class_counts(e, id, &k);
+    fill_counts(out, k.new_count, k.new_bytes, k.free_count, k.free_bytes);
+    return MEMTRACK_OK;
+}
+
+MT_EXPORT int memtrack__tag_push(const char *tag)
+{
+    int saved = errno;
+    uint32_t id = MT_CLASS_UNTAGGED;
+    int r = MEMTRACK_OK;
+    mt_engine_t *e;
+    if (!valid_name(tag))
+        r = MEMTRACK_EINVAL;
+    else if (!(e = engine()))
+        r = MEMTRACK_ENOMEM;
+    else if (mt__class_intern(&e->classes, tag, &id) != 0)
+        r = class_error(e);
+    /* The scope is entered even on error (as untagged), so that the caller's pop matches. */
+    mt_tls_t *tls = &mt__tls;
+    if (tls->ntags < MT_TAG_STACK) tls->tags[tls->ntags] = id;
+    tls->ntags++;
+    errno = saved;
+    return r;
+}
+
+MT_EXPORT int memtrack__tag_pop(void)
+{
+    if (mt__tls.ntags == 0) return MEMTRACK_ESTATE;
+    mt__tls.ntags--;
+    return MEMTRACK_OK;
+}
+
+MT_EXPORT void *memtrack__calloc_tagged(size_t n, size_t size, const char *tag)
+{
+    int pushed = memtrack__tag_push(tag) != MEMTRACK_EINVAL;
+    void *p = calloc(n, size);
+    int saved = errno;
+    if (pushed) memtrack__tag_pop();
+    errno = saved;
+    return p;
+}
+
+MT_EXPORT void *memtrack__malloc_tagged(size_t size, const char *tag)
+{
+    int pushed = memtrack__tag_push(tag) != MEMTRACK_EINVAL;
+    void *p = malloc(size);
+    int saved = errno;
+    if (pushed) memtrack__tag_pop();
+    errno = saved;
+    return p;
+}
+
+MT_EXPORT int memtrack__track_paths(const char *cls, unsigned depth)
+{
+    if (!valid_name(cls) || depth > MT_DEPTH_MAX) return MEMTRACK_EINVAL;
+    mt_engine_t *e = engine();
+    uint32_t id;
+    if (!e) return MEMTRACK_ENOMEM;
+    if (mt__class_intern(&e->classes, cls, &id) != 0) return class_error(e);
+    mt_store_relaxed(&mt__class_at(&e->classes, id)->depth, depth); /* relaxed: a setting */
+    return MEMTRACK_OK;
+}
+
+MT_EXPORT int memtrack__snapshot(const char *path)
+{
+    if (!path || !*path) return MEMTRACK_EINVAL;
+    mt_engine_t *e = mt__tracker_engine();
+    if (!e) return MEMTRACK_ENOTSTARTED;
+    int saved = errno, busy = mt__tls.busy;
+    mt__tls.busy = 1;
+    mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
+    mt_lock(&api_lock, API_LOCK_ID);
+    int was = mt__tracker_switch(MT_TRACK_PAUSED);
+    int err = mt__tracker_write(path, MT_END_SNAPSHOT, 0);
+    mt__tracker_switch(was);
+    mt_unlock(&api_lock);
+    mt__tls.busy = busy;
+    errno = saved;
+    return err ? MEMTRACK_EIO : MEMTRACK_OK;
+}

@@ -1,0 +1,4 @@
+/* In libmemtrack.so, which programs link with -lmemtrack, tracking waits for memtrack_start(). */
+#include "native/native.h"
+
+const int mt__autostart = 0;
