@@ -119,6 +119,11 @@ extern void *memtrack__calloc_tagged(size_t n, size_t size, const char *tag) MEM
 extern void *memtrack__malloc_tagged(size_t size, const char *tag) MEMTRACK_WEAK_;
 extern int memtrack__track_paths(const char *cls, unsigned depth) MEMTRACK_WEAK_;
 extern int memtrack__snapshot(const char *path) MEMTRACK_WEAK_;
+struct memtrack_peak_s;
+extern int memtrack__peak(struct memtrack_peak_s *out, int thread) MEMTRACK_WEAK_;
+extern int memtrack__peak_reset(int thread) MEMTRACK_WEAK_;
+extern int memtrack__stage_begin(const char *name) MEMTRACK_WEAK_;
+extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
 
 /* ---- capture control */
 
@@ -206,6 +211,58 @@ static inline void *memtrack_calloc_tagged(size_t n, size_t size, const char *ta
 static inline int memtrack_track_paths(const char *cls, unsigned depth)
 {
     return memtrack__track_paths ? memtrack__track_paths(cls, depth) : MEMTRACK_ENOTRACKER;
+}
+
+/* ---- stages and peaks */
+
+/* Live bytes now and their high-water mark since the last reset (or the start), with the time
+ * of that mark in nanoseconds since tracking started. */
+typedef struct memtrack_peak_s {
+    uint64_t current_bytes;
+    uint64_t peak_bytes;
+    uint64_t peak_time_ns;
+} memtrack_peak_t;
+
+/* The whole program's live bytes and high-water mark (exact, whatever the threads do). */
+static inline int memtrack_peak(memtrack_peak_t *out)
+{
+    return memtrack__peak ? memtrack__peak(out, 0) : MEMTRACK_ENOTRACKER;
+}
+
+/* The calling thread's: bytes of the blocks it allocated that are live, wherever they are
+ * freed, and their high-water mark. */
+static inline int memtrack_thread_peak(memtrack_peak_t *out)
+{
+    return memtrack__peak ? memtrack__peak(out, 1) : MEMTRACK_ENOTRACKER;
+}
+
+/* Restarts the whole program's high-water mark from the live bytes now. The period that ends
+ * is kept, with its peak and the call paths that held it, and shown by the report (as part of
+ * the current stage). It pauses the other threads while the live blocks are scanned once:
+ * O(live blocks). MEMTRACK_ENOTSTARTED before the tracker exists. */
+static inline int memtrack_peak_reset(void)
+{
+    return memtrack__peak_reset ? memtrack__peak_reset(0) : MEMTRACK_ENOTRACKER;
+}
+
+/* Restarts the calling thread's high-water mark from its live bytes now. O(1). */
+static inline int memtrack_thread_peak_reset(void)
+{
+    return memtrack__peak_reset ? memtrack__peak_reset(1) : MEMTRACK_ENOTRACKER;
+}
+
+/* Begins a stage named `name` (1 to 63 bytes), ending the current one: the high-water mark
+ * restarts, and the report shows each stage with its peak, when it was reached, and the call
+ * paths holding memory then. Costs what memtrack_peak_reset costs. */
+static inline int memtrack_stage_begin(const char *name)
+{
+    return memtrack__stage_begin ? memtrack__stage_begin(name) : MEMTRACK_ENOTRACKER;
+}
+
+/* Ends the current stage (what follows, until the next stage, is unnamed). */
+static inline int memtrack_stage_end(void)
+{
+    return memtrack__stage_end ? memtrack__stage_end() : MEMTRACK_ENOTRACKER;
 }
 
 /* ---- captures */

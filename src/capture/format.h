@@ -22,6 +22,7 @@ typedef enum mt_fmt_section_e {
     MT_SEC_THREADS = 5,
     MT_SEC_LIVE = 6,
     MT_SEC_CLASSES = 7,
+    MT_SEC_STAGES = 8,
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
 
@@ -52,6 +53,8 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_THREAD_FIXED 104u /* thirteen u64, then the name */
 #define MT_FMT_LIVE_SIZE    24u  /* u64 address, u64 size, u32 node, u32 thread */
 #define MT_FMT_CLASS_FIXED  36u  /* after the name: four u64 counts, u32 depth */
+#define MT_FMT_STAGE_FIXED  36u  /* after the name: four u64, u32 count of contributors */
+#define MT_FMT_CONTRIB_SIZE 20u  /* u32 node, u64 blocks, u64 bytes */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */

@@ -296,7 +296,45 @@ static int parse_classes(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t er
     return expect_consumed(c, err, errlen);
 }
 
-/* Class marker frames must name a class of the CLASSES section. */
+static int parse_stages(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / (4 + MT_FMT_STAGE_FIXED))
+        return fail(err, errlen, "corrupt: STAGES count %" PRIu32 " does not fit in %zu bytes",
+                    count, c->left);
+    cap->stages = calloc(count ? count : 1, sizeof *cap->stages);
+    if (cap->stages == NULL) return fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        mt_cap_stage_t *st = &cap->stages[i];
+        st->name = take_string(c, "a stage name", NULL, err, errlen);
+        if (st->name == NULL) return -1;
+        cap->nstages = i + 1;
+        p = take(c, MT_FMT_STAGE_FIXED, "a stage", err, errlen);
+        if (p == NULL) return -1;
+        st->start_ns = le64(p);
+        st->end_ns = le64(p + 8);
+        st->peak_bytes = le64(p + 16);
+        st->peak_time_ns = le64(p + 24);
+        uint32_t ntop = le32(p + 32);
+        if (ntop > c->left / MT_FMT_CONTRIB_SIZE)
+            return fail(err, errlen, "corrupt: a stage's %" PRIu32 " contributors do not fit",
+                        ntop);
+        st->top = calloc(ntop ? ntop : 1, sizeof *st->top);
+        if (st->top == NULL) return fail(err, errlen, "out of memory");
+        st->ntop = ntop;
+        for (uint32_t k = 0; k < ntop; k++) {
+            p = take(c, MT_FMT_CONTRIB_SIZE, "a stage contributor", err, errlen);
+            if (p == NULL) return -1;
+            st->top[k] = (mt_cap_contrib_t){le32(p), le64(p + 4), le64(p + 12)};
+        }
+    }
+    return expect_consumed(c, err, errlen);
+}
+
+/* Class marker frames must name a class of the CLASSES section, and stage contributors
+ * existing nodes. */
 static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
 {
     for (size_t id = 1; id < cap->nnodes; id++) {
@@ -305,6 +343,11 @@ static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
             return fail(err, errlen, "corrupt: node %zu names class %" PRIu64 " of %zu in CLASSES",
                         id, (uint64_t)(f - MT_FMT_CLASS_FRAME), cap->nclasses);
     }
+    for (size_t i = 0; i < cap->nstages; i++)
+        for (size_t k = 0; k < cap->stages[i].ntop; k++)
+            if (cap->stages[i].top[k].node >= cap->nnodes)
+                return fail(err, errlen, "corrupt: stage %zu names node %" PRIu32 " of %zu", i,
+                            cap->stages[i].top[k].node, cap->nnodes);
     return 0;
 }
 
@@ -448,7 +491,7 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_CLASSES + 1],
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_STAGES + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -461,7 +504,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_CLASSES) || type == MT_SEC_END;
+        bool known = (type >= MT_SEC_META && type <= MT_SEC_STAGES) || type == MT_SEC_END;
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -488,7 +531,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_CLASSES) {
+        if (type >= MT_SEC_META && type <= MT_SEC_STAGES) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -519,7 +562,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_CLASSES + 1] = {0};
+    mt_section_t secs[MT_SEC_STAGES + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -531,8 +574,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_META] = parse_meta,       [MT_SEC_TOTALS] = parse_totals,
         [MT_SEC_MODULES] = parse_modules, [MT_SEC_NODES] = parse_nodes,
         [MT_SEC_THREADS] = parse_threads, [MT_SEC_CLASSES] = parse_classes,
+        [MT_SEC_STAGES] = parse_stages,
     };
-    for (uint32_t type = MT_SEC_META; type <= MT_SEC_CLASSES; type++) {
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_STAGES; type++) {
         if (!secs[type].seen || type == MT_SEC_LIVE) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
@@ -629,5 +673,10 @@ void mt__capture_free(mt_capture_t *cap)
     for (size_t i = 0; i < cap->nclasses; i++)
         free(cap->classes[i].name);
     free(cap->classes);
+    for (size_t i = 0; i < cap->nstages; i++) {
+        free(cap->stages[i].name);
+        free(cap->stages[i].top);
+    }
+    free(cap->stages);
     free(cap);
 }

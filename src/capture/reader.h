@@ -48,6 +48,19 @@ typedef struct mt_cap_class_s {
     uint32_t depth; /* call-path depth the class asked for, 0 for the default */
 } mt_cap_class_t;
 
+typedef struct mt_cap_contrib_s {
+    uint32_t node;
+    uint64_t blocks, bytes;
+} mt_cap_contrib_t;
+
+/* A period of the run cut by stages or peak resets (its end_ns 0 if it was running). */
+typedef struct mt_cap_stage_s {
+    char *name; /* "" for an unnamed period */
+    uint64_t start_ns, end_ns, peak_bytes, peak_time_ns;
+    size_t ntop;
+    mt_cap_contrib_t *top; /* biggest first */
+} mt_cap_stage_t;
+
 typedef struct mt_capture_s {
     uint32_t version;
     /* META */
@@ -70,6 +83,8 @@ typedef struct mt_capture_s {
     mt_cap_live_t *live;
     size_t nclasses; /* 0 when the capture has no CLASSES section */
     mt_cap_class_t *classes;
+    size_t nstages; /* 0 when the program cut no stage */
+    mt_cap_stage_t *stages;
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with

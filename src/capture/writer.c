@@ -224,6 +224,39 @@ static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, uint64
     }
 }
 
+static void write_stage(mt_wbuf_t *w, const mt_stage_t *st)
+{
+    uint32_t n = (uint32_t)strlen(st->name);
+    mt__wbuf_str(w, st->name, n);
+    mt__wbuf_u64(w, st->start_ns);
+    mt__wbuf_u64(w, st->end_ns);
+    mt__wbuf_u64(w, st->peak_bytes);
+    mt__wbuf_u64(w, st->peak_time_ns);
+    mt__wbuf_u32(w, st->ntop);
+    for (uint32_t i = 0; i < st->ntop; i++) {
+        mt__wbuf_u32(w, st->top[i].node);
+        mt__wbuf_u64(w, st->top[i].blocks);
+        mt__wbuf_u64(w, st->top[i].bytes);
+    }
+}
+
+/* The periods cut by stages and peak resets; `current` is the period running now, filled in by
+ * the writer (its peak is not final). Nothing when the program never cut one. */
+static void write_stages(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *current)
+{
+    if (!e->stages) return;
+    uint64_t len = 4;
+    uint32_t count = 0;
+    for (const mt_stage_t *st = e->stages; st; st = st->next, count++) {
+        const mt_stage_t *v = st == e->stage ? current : st;
+        len += 4 + strlen(v->name) + MT_FMT_STAGE_FIXED + (uint64_t)MT_FMT_CONTRIB_SIZE * v->ntop;
+    }
+    section(w, MT_SEC_STAGES, len);
+    mt__wbuf_u32(w, count);
+    for (const mt_stage_t *st = e->stages; st; st = st->next)
+        write_stage(w, st == e->stage ? current : st);
+}
+
 _Static_assert(MT_FRAME_CLASS_BASE == MT_FMT_CLASS_FRAME, "class marker frames");
 
 static void write_classes(mt_wbuf_t *w, mt_engine_t *e)
@@ -294,12 +327,35 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     size_t tl_len = sizeof(uint64_t) * 2 * (sc.nthreads ? sc.nthreads : 1);
     sc.figs = mt__arena_alloc(figs_len);
     sc.thread_live = mt__arena_alloc(tl_len);
-    if (sc.figs) mt__engine_node_figures(e, sc.figs, sc.nnodes, sc.peak, self);
+    if (sc.figs)
+        mt__engine_node_figures(e, sc.figs, sc.nnodes, mt__peak_tag(e, tot.peak_bytes), self);
 
     write_live(e, &sc, self);
+
+    /* The figures now hold the current period's peak. The run's peak may be that of an earlier
+     * period (stages.c kept its contributors): then those are the nodes' peak figures. */
+    mt_stage_t current = {0};
+    if (e->stage) {
+        current = *e->stage;
+        current.peak_bytes = tot.peak_bytes;
+        current.peak_time_ns = tot.peak_time_ns;
+        if (sc.figs) mt__stage_keep_top(&current, sc.figs, sc.nnodes);
+    }
+    if (e->best_bytes > tot.peak_bytes) {
+        tot.peak_bytes = e->best_bytes;
+        tot.peak_time_ns = e->best_time_ns;
+        for (uint32_t i = 0; sc.figs && i < sc.nnodes; i++)
+            sc.figs[i].peak_blocks = sc.figs[i].peak_bytes = 0;
+        for (uint32_t i = 0; sc.figs && i < e->nbest; i++) {
+            if (e->best[i].node >= sc.nnodes) continue;
+            sc.figs[e->best[i].node].peak_blocks += e->best[i].blocks;
+            sc.figs[e->best[i].node].peak_bytes += e->best[i].bytes;
+        }
+    }
     write_nodes(w, e, &sc);
     write_threads(w, e, &sc, now);
     write_classes(w, e);
+    write_stages(w, e, &current);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

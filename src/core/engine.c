@@ -182,7 +182,8 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
 
     mt_pair_t after, before = global_add(e, size, &after);
     if (after.hi > before.hi) {
-        mt_store_relaxed(&t->gpeak_value, after.hi); /* relaxed: read by the writer only */
+        /* Relaxed: read by the writer only. */
+        mt_store_relaxed(&t->gpeak_value, mt__peak_tag(e, after.hi));
         mt_owner_add(&t->time_pending, mt_load_relaxed(&t->time_pending) & 1 ? 0 : 1);
     } else {
         settle_times(t);
@@ -262,7 +263,7 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
             drop(e);
         } else {
             if (temporary) mt_owner_add(&ns->temporary, 1);
-            if (at_peak) mt__nstat_add_peak(ns, after.hi, b->size);
+            if (at_peak) mt__nstat_add_peak(ns, mt__peak_tag(e, after.hi), b->size);
         }
     }
 }
@@ -338,7 +339,7 @@ void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
         out->freed_bytes += mt_load_relaxed(&t->freed_bytes);
         out->temporary += mt_load_relaxed(&t->temporary);
         out->unknown_frees += mt_load_relaxed(&t->unknown_frees);
-        if (mt_load_relaxed(&t->gpeak_value) == exact.hi && exact.hi != 0)
+        if (mt_load_relaxed(&t->gpeak_value) == mt__peak_tag(e, exact.hi) && exact.hi != 0)
             out->peak_time_ns =
                 mt_load_relaxed(&t->time_pending) & 1 ? now : mt_load_relaxed(&t->gpeak_time_ns);
     }
@@ -417,7 +418,7 @@ bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns
     return true;
 }
 
-static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m, uint64_t peak)
+static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m, uint64_t peak_tag)
 {
     for (uint32_t i = 0; i <= m->mask; i++) {
         const mt_nstat_t *s = &m->slots[i];
@@ -427,25 +428,25 @@ static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m
         f->allocations += mt_load_relaxed(&s->allocations);
         f->bytes += mt_load_relaxed(&s->bytes);
         f->temporary += mt_load_relaxed(&s->temporary);
-        if (peak != 0 && mt_load_relaxed(&s->peak_tag) == peak) {
+        if (peak_tag != 0 && mt_load_relaxed(&s->peak_tag) == peak_tag) {
             f->peak_blocks += mt_load_relaxed(&s->peak_blocks);
             f->peak_bytes += mt_load_relaxed(&s->peak_bytes);
         }
     }
 }
 
-void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes, uint64_t peak,
-                             uint32_t self)
+void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes,
+                             uint64_t peak_tag, uint32_t self)
 {
     uint32_t n = mt__engine_thread_count(e);
     for (uint32_t i = 0; i < n; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
         bool locked = mt_lock_unless_mine(&t->maplock, self);
-        if (t->map) add_map(figs, nnodes, t->map, peak);
+        if (t->map) add_map(figs, nnodes, t->map, peak_tag);
         if (locked) mt_unlock(&t->maplock);
     }
     bool locked = mt_lock_unless_mine(&e->retired_lock, self);
-    add_map(figs, nnodes, e->retired, peak);
+    add_map(figs, nnodes, e->retired, peak_tag);
     if (locked) mt_unlock(&e->retired_lock);
 }
 

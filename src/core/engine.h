@@ -22,6 +22,27 @@
 
 typedef struct mt_engine_s mt_engine_t;
 
+/* A call path's share of a peak. */
+typedef struct mt_contrib_s {
+    uint32_t node;
+    uint64_t blocks, bytes;
+} mt_contrib_t;
+
+#define MT_STAGE_NAME_MAX 63
+#define MT_STAGE_TOP      16 /* contributors kept per stage */
+
+/* A period between two peak resets: a named stage (memtrack_stage_begin), or the unnamed time
+ * before the first stage, between stages, or after a peak reset within a stage (which keeps
+ * the stage's name). Its peak and top contributors are exact; they are final once it ends. */
+typedef struct mt_stage_s {
+    char name[MT_STAGE_NAME_MAX + 1];
+    uint64_t start_ns, end_ns; /* end_ns 0: the current period */
+    uint64_t peak_bytes, peak_time_ns;
+    uint32_t ntop;
+    mt_contrib_t top[MT_STAGE_TOP]; /* biggest first */
+    struct mt_stage_s *next;
+} mt_stage_t;
+
 /* What is recorded of each allocation (the capture's META.mode). */
 typedef enum mt_mode_e {
     MT_MODE_FULL = 0,  /* a call path for every allocation */
@@ -97,7 +118,22 @@ struct mt_engine_s {
 
     _Atomic uint64_t dropped; /* events lost for lack of engine memory, or missed frees */
     _Atomic uint32_t flags;
+
+    /* Periods (stages.c). The global pair's `hi` is the peak of the current period; peaks of
+     * ended periods are kept here, and the best of them with all its contributors. */
+    uint64_t period;            /* number of the current period; peak tags carry it */
+    mt_stage_t *stages, *stage; /* all periods, oldest first; the current one */
+    uint64_t best_bytes, best_time_ns;
+    mt_contrib_t *best; /* contributors of the best ended period (arena) */
+    uint32_t nbest, best_cap;
 };
+
+/* The tag under which frees of blocks live at the current period's peak `peak` are filed
+ * (nodemap.h): the period number above the 48 bits of the peak's bytes. */
+static inline uint64_t mt__peak_tag(const mt_engine_t *e, uint64_t peak)
+{
+    return (e->period << 48) | (peak & ((1ull << 48) - 1));
+}
 
 /* Creates an engine whose memory comes from mmap. NULL without memory or with a bad config. */
 mt_engine_t *mt__engine_create(const mt_config_t *config);
@@ -222,5 +258,28 @@ void mt__engine_fork_release(mt_engine_t *e);
 void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self);
 
 uint64_t mt__engine_memory(mt_engine_t *e);
+
+/* ---- stages and peaks (stages.c) */
+
+/* Ends the current period and starts a new one named `name` (NULL: unnamed; `keep_name`: the
+ * current one's name), at `now` (ns since start): its peak and contributors are computed and
+ * kept, and the global peak restarts from the live bytes. O(live blocks). No other thread may
+ * record events meanwhile (see mt__engine_quiesce). Returns -1 without memory (the period
+ * still ends, its contributors possibly incomplete: the engine is flagged degraded). */
+int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, uint64_t now,
+                          uint32_t self);
+
+/* Keeps in st->top the MT_STAGE_TOP biggest peak contributors of figs[0..nnodes). */
+void mt__stage_keep_top(mt_stage_t *st, const mt_node_figs_t *figs, uint32_t nnodes);
+
+/* The global current and peak live bytes of the current period, and the peak's time. */
+void mt__engine_peak(mt_engine_t *e, uint64_t now, uint64_t *current, uint64_t *peak,
+                     uint64_t *peak_time_ns);
+
+/* Forgets the calling thread's high-water mark: it restarts from its live bytes now. */
+void mt__thread_peak_reset(mt_thread_t *t);
+
+/* The thread's live bytes (of blocks it allocated) now. */
+uint64_t mt__thread_live(mt_thread_t *t);
 
 #endif

@@ -191,8 +191,8 @@ bool mt__shard_remove(mt_shard_t *s, uint64_t addr, mt_block_t *out)
     return true;
 }
 
-static void foreach_chain(const mt_shard_t *s, const uint32_t *buckets, uint32_t mask,
-                          mt_block_fn fn, void *ctx)
+static void update_chain(const mt_shard_t *s, const uint32_t *buckets, uint32_t mask,
+                         mt_block_mut_fn fn, void *ctx)
 {
     for (uint64_t i = 0; i <= mask; i++) {
         for (uint32_t idx = buckets[i]; idx; idx = entry_at(s, idx)->next)
@@ -200,11 +200,28 @@ static void foreach_chain(const mt_shard_t *s, const uint32_t *buckets, uint32_t
     }
 }
 
-void mt__shard_foreach(const mt_shard_t *s, mt_block_fn fn, void *ctx)
+void mt__shard_update(mt_shard_t *s, mt_block_mut_fn fn, void *ctx)
 {
     if (!s->count) return;
-    if (s->buckets) foreach_chain(s, s->buckets, s->mask, fn, ctx);
-    if (s->old) foreach_chain(s, s->old, s->old_mask, fn, ctx);
+    if (s->buckets) update_chain(s, s->buckets, s->mask, fn, ctx);
+    if (s->old) update_chain(s, s->old, s->old_mask, fn, ctx);
+}
+
+typedef struct read_only_s {
+    mt_block_fn fn;
+    void *ctx;
+} read_only_t;
+
+static void read_only(mt_block_t *b, void *ctx)
+{
+    read_only_t *r = ctx;
+    r->fn(b, r->ctx);
+}
+
+void mt__shard_foreach(const mt_shard_t *s, mt_block_fn fn, void *ctx)
+{
+    read_only_t r = {fn, ctx};
+    mt__shard_update((mt_shard_t *)s, read_only, &r); /* read_only changes nothing */
 }
 
 uint64_t mt__live_memory(const mt_live_t *t)

@@ -61,6 +61,10 @@ bool mt__shard_remove(mt_shard_t *s, uint64_t addr, mt_block_t *out);
 typedef void (*mt_block_fn)(const mt_block_t *b, void *ctx);
 void mt__shard_foreach(const mt_shard_t *s, mt_block_fn fn, void *ctx);
 
+/* The same, letting fn change the block's record (never its address). */
+typedef void (*mt_block_mut_fn)(mt_block_t *b, void *ctx);
+void mt__shard_update(mt_shard_t *s, mt_block_mut_fn fn, void *ctx);
+
 /* Bytes the table holds in entries and buckets, for the capture's accounting of the engine. */
 uint64_t mt__live_memory(const mt_live_t *t);
 

@@ -6,6 +6,7 @@
 
 #include "capture/format.h"
 #include "core/lock.h"
+#include "core/os.h"
 #include "memtrack.h"
 #include "native/native.h"
 
@@ -188,4 +189,65 @@ MT_EXPORT int memtrack__snapshot(const char *path)
     mt__tls.busy = busy;
     errno = saved;
     return err ? MEMTRACK_EIO : MEMTRACK_OK;
+}
+
+MT_EXPORT int memtrack__peak(memtrack_peak_t *out, int thread)
+{
+    if (!out) return MEMTRACK_EINVAL;
+    mt_engine_t *e = mt__tracker_engine();
+    memset(out, 0, sizeof(*out));
+    if (!e) return MEMTRACK_OK;
+    if (thread) {
+        mt_thread_t *t = mt__tls.thread;
+        if (!t) return MEMTRACK_OK; /* this thread never allocated while tracked */
+        uint64_t now = mt__os_now_ns() - e->start_ns;
+        out->current_bytes = mt__thread_live(t);
+        /* Relaxed: the thread's own fields. */
+        out->peak_bytes = mt_load_relaxed(&t->peak_bytes);
+        out->peak_time_ns = mt__thread_peak_time(t, now);
+        return MEMTRACK_OK;
+    }
+    mt__engine_peak(e, mt__os_now_ns() - e->start_ns, &out->current_bytes, &out->peak_bytes,
+                    &out->peak_time_ns);
+    return MEMTRACK_OK;
+}
+
+/* Ends the current period of the engine (stages.c) with the other threads paused. */
+static int cut_period(const char *name, bool keep_name)
+{
+    mt_engine_t *e = mt__tracker_engine();
+    if (!e) return MEMTRACK_ENOTSTARTED;
+    int saved = errno, busy = mt__tls.busy;
+    mt__tls.busy = 1;
+    mt_lock(&api_lock, API_LOCK_ID);
+    int was = mt__tracker_switch(MT_TRACK_PAUSED);
+    mt_thread_t *self = mt__tls.thread;
+    int r = mt__engine_new_period(e, name, keep_name, mt__os_now_ns() - e->start_ns,
+                                  self ? self->self : 0);
+    mt__tracker_switch(was);
+    mt_unlock(&api_lock);
+    mt__tls.busy = busy;
+    errno = saved;
+    return r == 0 ? MEMTRACK_OK : MEMTRACK_ENOMEM;
+}
+
+MT_EXPORT int memtrack__peak_reset(int thread)
+{
+    if (!thread) return cut_period(NULL, true);
+    mt_thread_t *t = mt__tls.thread;
+    if (t) mt__thread_peak_reset(t);
+    return mt__tracker_engine() ? MEMTRACK_OK : MEMTRACK_ENOTSTARTED;
+}
+
+MT_EXPORT int memtrack__stage_begin(const char *name)
+{
+    size_t n = name ? strnlen(name, MT_STAGE_NAME_MAX + 1) : 0;
+    if (n == 0 || n > MT_STAGE_NAME_MAX) return MEMTRACK_EINVAL;
+    if (!engine()) return MEMTRACK_ENOMEM;
+    return cut_period(name, false);
+}
+
+MT_EXPORT int memtrack__stage_end(void)
+{
+    return cut_period(NULL, false);
 }

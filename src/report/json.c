@@ -313,6 +313,31 @@ static void put_threads(mt_json_t *j, const mt_capture_t *cap)
     close_(j, ']');
 }
 
+static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
+{
+    arr(j, "stages");
+    for (size_t i = 0; i < cap->nstages; i++) {
+        const mt_cap_stage_t *st = &cap->stages[i];
+        obj(j, NULL);
+        str(j, "name", st->name[0] ? st->name : NULL);
+        ms(j, "start_ms", st->start_ns);
+        if (st->end_ns)
+            ms(j, "end_ms", st->end_ns);
+        else
+            str(j, "end_ms", NULL);
+        u64(j, "peak_bytes", st->peak_bytes);
+        ms(j, "peak_time_ms", st->peak_time_ns);
+        mt_path_stat_t *v = mt__model_stage_paths(st);
+        if (v == NULL) return -1;
+        int r = put_paths(j, "contributors", cap, sym, v, st->ntop, top, false);
+        free(v);
+        if (r != 0) return -1;
+        close_(j, '}');
+    }
+    close_(j, ']');
+    return 0;
+}
+
 static void put_classes(mt_json_t *j, const mt_capture_t *cap)
 {
     arr(j, "classes");
@@ -369,6 +394,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, false) != 0) goto done;
     close_(j, '}');
 
+    if (put_stages(j, cap, sym, opts->top) != 0) goto done;
     put_threads(j, cap);
     put_classes(j, cap);
     u64(j, "leak_call_paths", m.nleaks);

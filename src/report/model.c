@@ -109,3 +109,11 @@ const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node)
     if (outermost >= MT_FMT_CLASS_FRAME) return cap->classes[outermost - MT_FMT_CLASS_FRAME].name;
     return cap->nclasses ? cap->classes[0].name : NULL;
 }
+
+mt_path_stat_t *mt__model_stage_paths(const mt_cap_stage_t *st)
+{
+    mt_path_stat_t *v = malloc((st->ntop ? st->ntop : 1) * sizeof *v);
+    for (size_t i = 0; v != NULL && i < st->ntop; i++)
+        v[i] = (mt_path_stat_t){st->top[i].node, st->top[i].blocks, st->top[i].bytes};
+    return v;
+}

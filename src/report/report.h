@@ -50,6 +50,9 @@ size_t mt__model_path(const mt_capture_t *cap, uint32_t node, uint64_t *frames, 
 /* The same into a fresh array (free it); *n gets the count. NULL when out of memory. */
 uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n);
 
+/* A stage's contributors as path figures (free() the array); NULL when out of memory. */
+mt_path_stat_t *mt__model_stage_paths(const mt_cap_stage_t *st);
+
 /* The class of the allocations whose call path ends at `node`: the class named by the path's
  * marker frame, else class 0 ("untagged"); NULL for a capture without classes. */
 const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node);

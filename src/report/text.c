@@ -270,6 +270,35 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
     return 0;
 }
 
+/* Shown only when the program cut stages (or reset the peak): each period with its peak and
+ * the call paths holding memory then. */
+static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
+{
+    if (cap->nstages == 0) return 0;
+    fputs("\nStages\n", out);
+    for (size_t i = 0; i < cap->nstages; i++) {
+        const mt_cap_stage_t *st = &cap->stages[i];
+        if (!st->name[0] && st->ntop == 0) continue; /* an unnamed period that held nothing */
+        char from[32], to[32], when[32], size[64];
+        mt__fmt_ms(st->start_ns, from, sizeof from);
+        mt__fmt_ms(st->end_ns, to, sizeof to);
+        mt__fmt_ms(st->peak_time_ns, when, sizeof when);
+        fmt_size(st->peak_bytes, size, sizeof size);
+        fputs("  ", out);
+        put_str(out, st->name[0] ? st->name : "(no stage)");
+        if (st->end_ns)
+            fprintf(out, ", %s to %s ms: peak %s at %s ms\n", from, to, size, when);
+        else
+            fprintf(out, ", from %s ms on: peak %s at %s ms\n", from, size, when);
+        mt_path_stat_t *v = mt__model_stage_paths(st);
+        if (v == NULL) return -1;
+        int r = put_paths(out, cap, sym, v, st->ntop, top ? top : 3);
+        free(v);
+        if (r != 0) return -1;
+    }
+    return 0;
+}
+
 /* Shown only when the program tagged allocations (more than the "untagged" class). */
 static void put_classes(FILE *out, const mt_capture_t *cap)
 {
@@ -315,6 +344,7 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     put_totals(out, cap);
     put_peak_header(out, cap);
     if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top) != 0) goto done;
+    if (put_stages(out, cap, sym, opts->top < 3 ? opts->top : 3) != 0) goto done;
     if (put_threads(out, cap) != 0) goto done;
     put_classes(out, cap);
     put_leaks_header(out, cap, &m);
