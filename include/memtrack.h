@@ -120,6 +120,13 @@ extern void *memtrack__malloc_tagged(size_t size, const char *tag) MEMTRACK_WEAK
 extern int memtrack__track_paths(const char *cls, unsigned depth) MEMTRACK_WEAK_;
 extern int memtrack__snapshot(const char *path) MEMTRACK_WEAK_;
 struct memtrack_peak_s;
+typedef void *(*memtrack_new_fn)(const char *cls, void *block, size_t size, void *user);
+typedef void (*memtrack_free_fn)(const char *cls, void *block, size_t size, void *state,
+                                 void *user);
+extern int memtrack__track(const char *cls, memtrack_new_fn on_new, memtrack_free_fn on_free,
+                           void *user) MEMTRACK_WEAK_;
+extern int memtrack__untrack(const char *cls) MEMTRACK_WEAK_;
+extern int memtrack__flush(void) MEMTRACK_WEAK_;
 extern int memtrack__peak(struct memtrack_peak_s *out, int thread) MEMTRACK_WEAK_;
 extern int memtrack__peak_reset(int thread) MEMTRACK_WEAK_;
 extern int memtrack__stage_begin(const char *name) MEMTRACK_WEAK_;
@@ -211,6 +218,40 @@ static inline void *memtrack_calloc_tagged(size_t n, size_t size, const char *ta
 static inline int memtrack_track_paths(const char *cls, unsigned depth)
 {
     return memtrack__track_paths ? memtrack__track_paths(cls, depth) : MEMTRACK_ENOTRACKER;
+}
+
+/* ---- callbacks */
+
+/* Calls on_new after each allocation of class `cls` and on_free after each free of one, with
+ * the class name, the block and its size. What on_new returns is the block's *state*, given
+ * back to on_free for the same block (NULL if on_new is NULL). Either function may be NULL.
+ *
+ * Callbacks never run inside the allocator: events are queued where they happen and delivered
+ * later, in the order they happened for each class, one callback at a time, on a thread of
+ * memtrack's (started by the first memtrack_track) or on a thread calling memtrack_flush().
+ * So they must be thread-safe with respect to the program, but need no locking among
+ * themselves. Allocations made inside a callback are counted but never produce callbacks (no
+ * endless loop). Events of blocks allocated before the call have no state (NULL).
+ * Registering again replaces the callbacks. Returns 0, MEMTRACK_EINVAL for a bad name,
+ * MEMTRACK_ENOMEM. */
+static inline int memtrack_track(const char *cls, memtrack_new_fn on_new, memtrack_free_fn on_free,
+                                 void *user)
+{
+    return memtrack__track ? memtrack__track(cls, on_new, on_free, user) : MEMTRACK_ENOTRACKER;
+}
+
+/* Stops the callbacks of `cls` (events already queued are still delivered). MEMTRACK_ENOENT if
+ * it had none. */
+static inline int memtrack_untrack(const char *cls)
+{
+    return memtrack__untrack ? memtrack__untrack(cls) : MEMTRACK_ENOTRACKER;
+}
+
+/* Delivers every event queued before the call, on the calling thread, and returns when done.
+ * Must not be called from a callback (MEMTRACK_ESTATE). */
+static inline int memtrack_flush(void)
+{
+    return memtrack__flush ? memtrack__flush() : MEMTRACK_ENOTRACKER;
 }
 
 /* ---- stages and peaks */

@@ -109,6 +109,45 @@ int mt__class_intern(mt_classes_t *c, const char *name, uint32_t *id)
     return 0;
 }
 
+bool mt__class_push_event(mt_class_t *k, mt_event_t ev, uint32_t self)
+{
+    mt_lock(&k->qlock, self);
+    if (k->qlen >= MT_EVENTS_MAX) { /* nobody drains (a fork child): do not grow forever */
+        mt_unlock(&k->qlock);
+        return false;
+    }
+    if (k->qlen == k->qcap) {
+        uint32_t ncap = k->qcap ? k->qcap * 2 : 256;
+        mt_event_t *nq = ncap > k->qcap ? mt__arena_alloc(sizeof(*nq) * ncap) : NULL;
+        if (!nq) {
+            mt_unlock(&k->qlock);
+            return false;
+        }
+        for (uint32_t i = 0; i < k->qlen; i++)
+            nq[i] = k->queue[(k->qhead + i) % k->qcap];
+        mt__arena_free(k->queue, sizeof(*nq) * k->qcap);
+        k->queue = nq;
+        k->qcap = ncap;
+        k->qhead = 0;
+    }
+    k->queue[(k->qhead + k->qlen) % k->qcap] = ev;
+    k->qlen++;
+    mt_unlock(&k->qlock);
+    return true;
+}
+
+uint32_t mt__class_take_events(mt_class_t *k, mt_event_t *out, uint32_t max, uint32_t self)
+{
+    mt_lock(&k->qlock, self);
+    uint32_t n = k->qlen < max ? k->qlen : max;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = k->queue[(k->qhead + i) % k->qcap];
+    if (n) k->qhead = (k->qhead + n) % k->qcap;
+    k->qlen -= n;
+    mt_unlock(&k->qlock);
+    return n;
+}
+
 void mt__class_counts(const mt_class_t *k, mt_class_counts_t *out)
 {
     memset(out, 0, sizeof(*out));

@@ -16,6 +16,7 @@
 #define MT_CLASS_DIR      1024u /* directory of chunks of 1024 classes */
 #define MT_CLASSES_MAX    (MT_CLASS_DIR * 1024u)
 #define MT_CLASS_NAME_MAX 255u
+#define MT_EVENTS_MAX     (1u << 22) /* queued events per class before they are dropped */
 
 /* Call paths of tagged allocations start (outermost) with a marker frame naming the class, so
  * the call tree is partitioned by class and per-node figures are per class. Frames from here
@@ -26,9 +27,22 @@ typedef struct mt_class_stripe_s {
     _Atomic uint64_t new_count, new_bytes, free_count, free_bytes;
 } __attribute__((aligned(64))) mt_class_stripe_t;
 
+/* An allocation or free of a watched class, queued for callbacks that run later, outside
+ * the allocator (the front end drains the queue). */
+typedef struct mt_event_s {
+    uint64_t addr;
+    uint64_t size : 63;
+    uint64_t is_free : 1;
+} mt_event_t;
+
 typedef struct mt_class_s {
     const char *name;
     uint32_t len, id;
+    _Atomic uint32_t watched; /* events are queued while non-zero */
+    void *_Atomic frontend;   /* the front end's data for the class (its callbacks) */
+    mt_lock_t qlock;          /* the event queue: a ring that grows */
+    uint32_t qcap, qhead, qlen;
+    mt_event_t *queue;
     _Atomic uint32_t depth; /* call-path depth asked for this class; 0: the engine's default */
     _Atomic uint32_t node;  /* call-tree node of its marker frame; 0 until first needed */
     mt_class_stripe_t stripes[MT_CLASS_STRIPES];
@@ -83,6 +97,12 @@ static inline void mt__class_count_free(mt_class_t *k, uint32_t thread, uint64_t
     mt_add_relaxed(&s->free_count, 1);
     mt_add_relaxed(&s->free_bytes, size);
 }
+
+/* Queues an event of class k; false when memory ran out (the event is lost). */
+bool mt__class_push_event(mt_class_t *k, mt_event_t ev, uint32_t self);
+
+/* Takes up to `max` of k's oldest events into out; returns how many. */
+uint32_t mt__class_take_events(mt_class_t *k, mt_event_t *out, uint32_t max, uint32_t self);
 
 /* The counts of one class: a sum over its stripes. */
 void mt__class_counts(const mt_class_t *k, mt_class_counts_t *out);

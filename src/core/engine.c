@@ -178,7 +178,14 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
     uint32_t node = intern(t, cls, frames, n);
     /* The untagged class is not counted on its own: its counts are the totals less the
      * tagged classes' (mt__engine_class_counts). */
-    if (cls) mt__class_count_new(mt__class_at(&e->classes, cls), t->index, size);
+    if (cls) {
+        mt_class_t *k = mt__class_at(&e->classes, cls);
+        mt__class_count_new(k, t->index, size);
+        /* Relaxed: callbacks take effect for the allocations after they are registered. */
+        if (mt_load_relaxed(&k->watched) && !t->no_events &&
+            !mt__class_push_event(k, (mt_event_t){addr, size, 0}, t->self))
+            drop(e);
+    }
 
     mt_pair_t after, before = global_add(e, size, &after);
     if (after.hi > before.hi) {
@@ -240,7 +247,14 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
 
     mt_owner_add(&t->frees, 1);
     mt_owner_add(&t->freed_bytes, b->size);
-    if (b->cls) mt__class_count_free(mt__class_at(&e->classes, b->cls), t->index, b->size);
+    if (b->cls) {
+        mt_class_t *k = mt__class_at(&e->classes, b->cls);
+        mt__class_count_free(k, t->index, b->size);
+        /* Relaxed: as in mt__engine_alloc. */
+        if (mt_load_relaxed(&k->watched) && !t->no_events &&
+            !mt__class_push_event(k, (mt_event_t){b->addr, b->size, 1}, t->self))
+            drop(e);
+    }
     bool own = b->thread == t->index;
     if (own) {
         mt_owner_add(&t->own_freed_blocks, 1);

@@ -83,6 +83,7 @@ typedef struct mt_thread_s {
     _Atomic uint64_t peak_bytes, peak_time_ns;          /* high-water mark of its live bytes */
     _Atomic uint64_t gpeak_value, gpeak_time_ns;        /* the last global peak it set */
     uint64_t last_alloc;                                /* for temporary allocations */
+    int no_events;                 /* set while this thread runs callbacks: it queues no events */
     _Atomic unsigned time_pending; /* 1: gpeak_time_ns, 2: peak_time_ns not read yet */
 
     /* 1 while the owner is recording an event: the capture writer waits for it to drop to 0
