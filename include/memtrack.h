@@ -127,6 +127,10 @@ extern int memtrack__track(const char *cls, memtrack_new_fn on_new, memtrack_fre
                            void *user) MEMTRACK_WEAK_;
 extern int memtrack__untrack(const char *cls) MEMTRACK_WEAK_;
 extern int memtrack__flush(void) MEMTRACK_WEAK_;
+struct memtrack_path_s;
+extern int memtrack__top_paths(const char *cls, struct memtrack_path_s *out, size_t max,
+                               size_t *count) MEMTRACK_WEAK_;
+extern int memtrack__frame_name(const void *frame, char *buf, size_t len) MEMTRACK_WEAK_;
 extern int memtrack__peak(struct memtrack_peak_s *out, int thread) MEMTRACK_WEAK_;
 extern int memtrack__peak_reset(int thread) MEMTRACK_WEAK_;
 extern int memtrack__stage_begin(const char *name) MEMTRACK_WEAK_;
@@ -304,6 +308,40 @@ static inline int memtrack_stage_begin(const char *name)
 static inline int memtrack_stage_end(void)
 {
     return memtrack__stage_end ? memtrack__stage_end() : MEMTRACK_ENOTRACKER;
+}
+
+/* ---- analysis */
+
+#define MEMTRACK_PATH_FRAMES 32
+
+/* A call path of a class: what its blocks hold live now, what it allocated since the start
+ * (or the last clear), and its frames (return addresses, innermost first; the first
+ * MEMTRACK_PATH_FRAMES of them). */
+typedef struct memtrack_path_s {
+    uint64_t live_count, live_bytes;
+    uint64_t total_count, total_bytes;
+    unsigned nframes;
+    void *frames[MEMTRACK_PATH_FRAMES];
+} memtrack_path_t;
+
+/* The call paths of class `cls` holding the most live blocks now (then the most bytes), biggest
+ * first: up to `max` of them into out[], their number in *count. Paths are recorded at the
+ * moment of each allocation, for classes that have them (full mode, or memtrack_track_paths).
+ * It scans what is live: O(live blocks), for occasional use. MEMTRACK_ENOENT for an unknown
+ * class. */
+static inline int memtrack_top_paths(const char *cls, memtrack_path_t *out, size_t max,
+                                     size_t *count)
+{
+    return memtrack__top_paths ? memtrack__top_paths(cls, out, max, count) : MEMTRACK_ENOTRACKER;
+}
+
+/* Names a frame of a memtrack_path_t for a quick look from inside the program:
+ * "function+0xOFF (module)" from the dynamic symbol table, or "module+0xOFF". (For file:line
+ * and inlined frames, write a snapshot and use `memtrack report`.) MEMTRACK_ENOBUFS when the
+ * name is cut to fit. */
+static inline int memtrack_frame_name(const void *frame, char *buf, size_t len)
+{
+    return memtrack__frame_name ? memtrack__frame_name(frame, buf, len) : MEMTRACK_ENOTRACKER;
 }
 
 /* ---- captures */

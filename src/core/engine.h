@@ -260,6 +260,24 @@ void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self);
 
 uint64_t mt__engine_memory(mt_engine_t *e);
 
+/* ---- analysis (analysis.c) */
+
+/* A call path of a class with what it holds live now and what it allocated in all. */
+typedef struct mt_path_figs_s {
+    uint32_t node;
+    uint64_t live_blocks, live_bytes;
+    uint64_t allocations, bytes;
+} mt_path_figs_t;
+
+/* The call paths of class `cls` holding the most live blocks now (then bytes), biggest first,
+ * at most `max` of them into out, their number in *count. O(live blocks + nodes). Returns -1
+ * without memory. */
+int mt__engine_top_paths(mt_engine_t *e, uint32_t cls, mt_path_figs_t *out, size_t max,
+                         size_t *count, uint32_t self);
+
+/* The frames of node's call path, innermost first, without the class marker; at most max. */
+unsigned mt__engine_path_frames(mt_engine_t *e, uint32_t node, uint64_t *frames, unsigned max);
+
 /* ---- stages and peaks (stages.c) */
 
 /* Ends the current period and starts a new one named `name` (NULL: unnamed; `keep_name`: the

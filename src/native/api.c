@@ -1,10 +1,13 @@
 /* The C API (include/memtrack.h) as the tracker implements it: each public function's
  * inline wrapper calls the memtrack__ function of the same name here. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/format.h"
+#include "core/arena.h"
 #include "core/lock.h"
 #include "core/os.h"
 #include "memtrack.h"
@@ -250,4 +253,49 @@ MT_EXPORT int memtrack__stage_begin(const char *name)
 MT_EXPORT int memtrack__stage_end(void)
 {
     return cut_period(NULL, false);
+}
+
+MT_EXPORT int memtrack__top_paths(const char *cls, memtrack_path_t *out, size_t max, size_t *count)
+{
+    if (!valid_name(cls) || !count || (max && !out)) return MEMTRACK_EINVAL;
+    *count = 0;
+    mt_engine_t *e = mt__tracker_engine();
+    uint32_t id;
+    if (!e || !mt__class_find(&e->classes, cls, &id)) return MEMTRACK_ENOENT;
+    if (max == 0) return MEMTRACK_OK;
+    mt_path_figs_t *v = mt__arena_alloc(sizeof(*v) * max);
+    if (!v) return MEMTRACK_ENOMEM;
+    mt_thread_t *self = mt__tls.thread;
+    int r = mt__engine_top_paths(e, id, v, max, count, self ? self->self : 0);
+    for (size_t i = 0; r == 0 && i < *count; i++) {
+        uint64_t frames[MEMTRACK_PATH_FRAMES];
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].live_count = v[i].live_blocks;
+        out[i].live_bytes = v[i].live_bytes;
+        out[i].total_count = v[i].allocations;
+        out[i].total_bytes = v[i].bytes;
+        out[i].nframes = mt__engine_path_frames(e, v[i].node, frames, MEMTRACK_PATH_FRAMES);
+        for (unsigned f = 0; f < out[i].nframes; f++)
+            out[i].frames[f] = (void *)frames[f];
+    }
+    mt__arena_free(v, sizeof(*v) * max);
+    return r == 0 ? MEMTRACK_OK : MEMTRACK_ENOMEM;
+}
+
+MT_EXPORT int memtrack__frame_name(const void *frame, char *buf, size_t len)
+{
+    if (!buf || len == 0) return MEMTRACK_EINVAL;
+    Dl_info info;
+    /* A return address: the call is the instruction before it. */
+    const char *pc = (const char *)frame - 1;
+    int n;
+    if (!frame || !dladdr(pc, &info) || !info.dli_fname)
+        n = snprintf(buf, len, "%p", frame);
+    else if (info.dli_sname)
+        n = snprintf(buf, len, "%s+0x%zx (%s)", info.dli_sname,
+                     (size_t)(pc - (const char *)info.dli_saddr), info.dli_fname);
+    else
+        n = snprintf(buf, len, "%s+0x%zx", info.dli_fname,
+                     (size_t)(pc - (const char *)info.dli_fbase));
+    return n >= 0 && (size_t)n < len ? MEMTRACK_OK : MEMTRACK_ENOBUFS;
 }
