@@ -3,9 +3,25 @@
 #ifndef MT_CLI_CLI_H
 #define MT_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Matches "--name VALUE" and "--name=VALUE" at argv[*i] (args.c). Returns 1 with *val set
+ * (advancing *i past a separate value), 0 when argv[*i] is another argument, -1 when the value
+ * is missing. */
+int mt__cli_option(const char *name, int argc, char **argv, int *i, const char **val);
+
+/* Parses a --top value: a decimal number, 0 meaning all. */
+bool mt__cli_parse_top(const char *s, size_t *top);
+
 /* `memtrack report [--format text|json] [--top N] CAPTURE` (src/cli/report_cmd.c). Returns 0,
  * 1 when the report could not be written, 2 for bad usage or a missing or invalid capture. */
 int mt__cmd_report(int argc, char **argv);
+
+/* `memtrack diff [--format text|json] [--top N] BEFORE AFTER` (src/cli/diff_cmd.c). Returns 0
+ * (also when the captures are of different programs, which it warns about), 1 when the diff
+ * could not be written, 2 for bad usage or a missing or invalid capture. */
+int mt__cmd_diff(int argc, char **argv);
 
 /* `memtrack run [-o FILE] [--depth N] [--] PROGRAM [ARGS...]` (src/cli/run.c). Returns the
  * program's exit status (or dies of the program's signal), 2 for bad usage, 127/126 when the

@@ -13,6 +13,8 @@ static void usage(FILE *f)
           "  memtrack report [--format text|json] [--top N] CAPTURE\n"
           "      what was still allocated at the end and where, the peak and who held it,\n"
           "      per thread and overall\n"
+          "  memtrack diff [--format text|json] [--top N] BEFORE AFTER\n"
+          "      what grew and what shrank between two captures, by call path and in total\n"
           "\n"
           "  memtrack help | --help      this text\n"
           "  memtrack --version          the version\n",
@@ -28,6 +30,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return mt__cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return mt__cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "diff")) return mt__cmd_diff(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -46,34 +46,6 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]. Returns 1 with *val set (advancing *i
- * past a separate value), 0 when argv[*i] is another argument, -1 when the value is missing. */
-static int option(const char *name, int argc, char **argv, int *i, const char **val)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0) return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0') return 0;
-    if (*i + 1 >= argc) return -1;
-    *val = argv[++*i];
-    return 1;
-}
-
-static bool parse_top(const char *s, size_t *top)
-{
-    if (*s < '0' || *s > '9') return false; /* strtoull would accept "-1" and " 1" */
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > SIZE_MAX) return false;
-    *top = (size_t)v;
-    return true;
-}
-
 int mt__cmd_report(int argc, char **argv)
 {
     bool json = false, top_set = false, options_done = false;
@@ -90,7 +62,7 @@ int mt__cmd_report(int argc, char **argv)
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             help(stdout);
             return 0;
-        } else if ((r = option("--format", argc, argv, &i, &val)) != 0) {
+        } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
             if (r < 0) return usage_error("%s needs a value (text or json)", a);
             if (strcmp(val, "json") == 0)
                 json = true;
@@ -98,9 +70,9 @@ int mt__cmd_report(int argc, char **argv)
                 json = false;
             else
                 return usage_error("bad --format '%s' (want text or json)", val);
-        } else if ((r = option("--top", argc, argv, &i, &val)) != 0) {
+        } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
             if (r < 0) return usage_error("%s needs a value (a number, 0 for all)", a);
-            if (!parse_top(val, &top))
+            if (!mt__cli_parse_top(val, &top))
                 return usage_error("bad --top '%s' (want a number, 0 for all)", val);
             top_set = true;
         } else {

@@ -122,6 +122,14 @@ static void put_string(FILE *out, const char *str, size_t len)
 
 /* Writes `"k": `; the value that follows must start with begin_value(), which then adds no
  * separator. */
+void mt__json_string(FILE *out, const char *str)
+{
+    if (str == NULL)
+        fputs("null", out);
+    else
+        put_string(out, str, strlen(str));
+}
+
 static void key(mt_json_t *j, const char *k)
 {
     begin_value(j);
@@ -247,17 +255,35 @@ static int put_stack(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, uint3
     return n < 0 ? -1 : 0;
 }
 
+/* The named blocks (MEMTRACK_TRACK) live in a path. */
+static void put_names(mt_json_t *j, const mt_capture_t *cap, const uint32_t *named_nodes,
+                      uint32_t node)
+{
+    arr(j, "names");
+    for (size_t i = 0; i < cap->nnamed; i++) {
+        if (named_nodes[i] != node) continue;
+        open_(j, '{', true);
+        str(j, "name", cap->named[i].name);
+        str(j, "file", cap->named[i].file);
+        u64(j, "line", cap->named[i].line);
+        hex(j, "address", cap->named[i].address);
+        close_(j, '}');
+    }
+    close_(j, ']');
+}
+
 static int put_paths(mt_json_t *j, const char *name, const mt_capture_t *cap, mt_sym_t *sym,
-                     const mt_path_stat_t *v, size_t n, size_t top, bool live)
+                     const mt_path_stat_t *v, size_t n, size_t top, const uint32_t *named)
 {
     size_t shown = top == 0 || top > n ? n : top;
     arr(j, name);
     for (size_t i = 0; i < shown; i++) {
         obj(j, NULL);
         u64(j, "node", v[i].node);
-        if (live) {
+        if (named) {
             u64(j, "live_blocks", v[i].blocks);
             u64(j, "live_bytes", v[i].bytes);
+            put_names(j, cap, named, v[i].node);
         } else {
             u64(j, "bytes", v[i].bytes);
             u64(j, "blocks", v[i].blocks);
@@ -329,7 +355,7 @@ static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size
         ms(j, "peak_time_ms", st->peak_time_ns);
         mt_path_stat_t *v = mt__model_stage_paths(st);
         if (v == NULL) return -1;
-        int r = put_paths(j, "contributors", cap, sym, v, st->ntop, top, false);
+        int r = put_paths(j, "contributors", cap, sym, v, st->ntop, top, NULL);
         free(v);
         if (r != 0) return -1;
         close_(j, '}');
@@ -391,14 +417,15 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     u64(j, "blocks", cap->totals.peak_blocks);
     ms(j, "time_ms", cap->totals.peak_time_ns);
     u64(j, "call_paths", m.npeak);
-    if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, false) != 0) goto done;
+    if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, NULL) != 0) goto done;
     close_(j, '}');
 
     if (put_stages(j, cap, sym, opts->top) != 0) goto done;
     put_threads(j, cap);
     put_classes(j, cap);
     u64(j, "leak_call_paths", m.nleaks);
-    if (put_paths(j, "leaks", cap, sym, m.leaks, m.nleaks, opts->top, true) != 0) goto done;
+    if (put_paths(j, "leaks", cap, sym, m.leaks, m.nleaks, opts->top, m.named_nodes) != 0)
+        goto done;
     close_(j, '}');
     fputc('\n', out);
     rc = ferror(out) ? -1 : 0;

@@ -21,7 +21,7 @@ static void put_clean(FILE *out, const char *s, size_t len)
     }
 }
 
-static void put_str(FILE *out, const char *s)
+void mt__text_str(FILE *out, const char *s)
 {
     put_clean(out, s, strlen(s));
 }
@@ -113,7 +113,7 @@ static void put_header(FILE *out, const mt_capture_t *cap)
 {
     char buf[64];
     fputs("Program:  ", out);
-    put_str(out, cap->program);
+    mt__text_str(out, cap->program);
     fputs("\nCommand: ", out);
     const char *arg;
     size_t pos = 0, n;
@@ -157,25 +157,25 @@ static void put_totals(FILE *out, const mt_capture_t *cap)
     fprintf(out, "  unknown frees:  %" PRIu64 "\n", t->unknown_frees);
 }
 
-static void put_entry(const mt_sym_frame_t *e, void *ctx)
+void mt__text_entry(const mt_sym_frame_t *e, void *ctx)
 {
     FILE *out = ctx;
     fputs("      ", out);
     if (e->function != NULL) {
-        put_str(out, e->function);
+        mt__text_str(out, e->function);
         if (e->file != NULL) {
             fputs("  ", out);
-            put_str(out, e->file);
+            mt__text_str(out, e->file);
             fprintf(out, ":%" PRIu32, e->line);
         } else if (e->module != NULL) {
             fputs("  ", out);
             const char *slash = strrchr(e->module, '/');
-            put_str(out, slash != NULL ? slash + 1 : e->module);
+            mt__text_str(out, slash != NULL ? slash + 1 : e->module);
             fprintf(out, "+0x%" PRIx64, e->offset);
         }
     } else if (e->module != NULL) {
         const char *slash = strrchr(e->module, '/');
-        put_str(out, slash != NULL ? slash + 1 : e->module);
+        mt__text_str(out, slash != NULL ? slash + 1 : e->module);
         fprintf(out, "+0x%" PRIx64, e->offset);
     } else {
         fprintf(out, "0x%" PRIx64, e->address);
@@ -186,14 +186,31 @@ static void put_entry(const mt_sym_frame_t *e, void *ctx)
 
 static int put_stack(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, uint32_t node)
 {
-    long n = mt__sym_walk_path(cap, sym, node, put_entry, out);
+    long n = mt__sym_walk_path(cap, sym, node, mt__text_entry, out);
     if (n == 0) fputs("      (no call path recorded)\n", out);
     return n < 0 ? -1 : 0;
 }
 
 /* The ranked call paths of one list, at most `top` of them (0 = all). */
+/* The named blocks (MEMTRACK_TRACK) live in a path, on one line. */
+static void put_names(FILE *out, const mt_capture_t *cap, const uint32_t *named_nodes,
+                      uint32_t node)
+{
+    const char *sep = "      named: ";
+    for (size_t i = 0; named_nodes && i < cap->nnamed; i++) {
+        if (named_nodes[i] != node) continue;
+        fputs(sep, out);
+        mt__text_str(out, cap->named[i].name);
+        fputs(" (", out);
+        mt__text_str(out, cap->named[i].file);
+        fprintf(out, ":%" PRIu32 ")", cap->named[i].line);
+        sep = ", ";
+    }
+    if (sep[0] == ',') fputc('\n', out);
+}
+
 static int put_paths(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_path_stat_t *v,
-                     size_t n, size_t top)
+                     size_t n, size_t top, const uint32_t *named)
 {
     size_t shown = top == 0 || top > n ? n : top;
     for (size_t i = 0; i < shown; i++) {
@@ -201,6 +218,7 @@ static int put_paths(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt
         fmt_size(v[i].bytes, size, sizeof size);
         fprintf(out, "  #%zu  %s in %" PRIu64 " %s\n", i + 1, size, v[i].blocks,
                 plural(v[i].blocks, "block", "blocks"));
+        put_names(out, cap, named, v[i].node);
         if (put_stack(out, cap, sym, v[i].node) != 0) return -1;
     }
     if (shown < n)
@@ -260,7 +278,7 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
     for (size_t i = 0; i < cap->nthreads; i++) {
         const char *name = cap->threads[i].name[0] != '\0' ? cap->threads[i].name : "-";
         fprintf(out, "  %-*s  ", (int)width[0], cells[i][0]);
-        put_str(out, name);
+        mt__text_str(out, name);
         fprintf(out, "%*s", (int)(width[1] - clean_len(name)), "");
         for (int c = 2; c < NCOL; c++)
             fprintf(out, "  %*s", (int)width[c], cells[i][c]);
@@ -285,14 +303,14 @@ static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t 
         mt__fmt_ms(st->peak_time_ns, when, sizeof when);
         fmt_size(st->peak_bytes, size, sizeof size);
         fputs("  ", out);
-        put_str(out, st->name[0] ? st->name : "(no stage)");
+        mt__text_str(out, st->name[0] ? st->name : "(no stage)");
         if (st->end_ns)
             fprintf(out, ", %s to %s ms: peak %s at %s ms\n", from, to, size, when);
         else
             fprintf(out, ", from %s ms on: peak %s at %s ms\n", from, size, when);
         mt_path_stat_t *v = mt__model_stage_paths(st);
         if (v == NULL) return -1;
-        int r = put_paths(out, cap, sym, v, st->ntop, top ? top : 3);
+        int r = put_paths(out, cap, sym, v, st->ntop, top ? top : 3, NULL);
         free(v);
         if (r != 0) return -1;
     }
@@ -315,7 +333,7 @@ static void put_classes(FILE *out, const mt_capture_t *cap)
         mt__fmt_bytes(k->new_bytes > k->free_bytes ? k->new_bytes - k->free_bytes : 0, bytes,
                       sizeof bytes);
         fputs("  ", out);
-        put_str(out, k->name);
+        mt__text_str(out, k->name);
         fprintf(out, "%*s  %12" PRIu64 "  %10" PRIu64 "  %11" PRIu64 "  %10s\n",
                 (int)(w - clean_len(k->name)), "", k->new_count, k->free_count, live, bytes);
     }
@@ -343,12 +361,12 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     put_header(out, cap);
     put_totals(out, cap);
     put_peak_header(out, cap);
-    if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top) != 0) goto done;
+    if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top, NULL) != 0) goto done;
     if (put_stages(out, cap, sym, opts->top < 3 ? opts->top : 3) != 0) goto done;
     if (put_threads(out, cap) != 0) goto done;
     put_classes(out, cap);
     put_leaks_header(out, cap, &m);
-    if (put_paths(out, cap, sym, m.leaks, m.nleaks, opts->top) != 0) goto done;
+    if (put_paths(out, cap, sym, m.leaks, m.nleaks, opts->top, m.named_nodes) != 0) goto done;
     rc = ferror(out) ? -1 : 0;
 done:
     mt__model_destroy(&m);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "capture_builder.h"
+#include "cli/args.c"
 #include "cli/report_cmd.c"
 
 typedef struct result_s {

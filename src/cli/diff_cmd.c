@@ -1,0 +1,168 @@
+/* `memtrack diff`: reads two captures of the same program, matches their call paths and prints
+ * what grew and what shrank between them, as text or JSON. Problems with the command line or a
+ * capture end in one line on stderr. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/reader.h"
+#include "report/report.h"
+
+#define DIFF_USAGE "usage: memtrack diff [--format text|json] [--top N] BEFORE AFTER\n"
+
+static void diff_help(FILE *out)
+{
+    fputs(DIFF_USAGE
+          "\n"
+          "Compare two captures of the same program (two runs, or two snapshots of one run):\n"
+          "the totals, and the call paths whose live memory grew or shrank from BEFORE to\n"
+          "AFTER, biggest change first. Call paths are matched by module and offset, so\n"
+          "captures of different processes compare.\n"
+          "\n"
+          "  --format text|json  text for people (the default) or one JSON object\n"
+          "                      (docs/DIFF.md)\n"
+          "  --top N             call paths per list: the biggest N (default: 10 in text,\n"
+          "                      all in JSON; 0 means all)\n"
+          "  -h, --help          show this help\n"
+          "\n"
+          "Exit status: 0 on success (also when the captures are of different programs,\n"
+          "which is warned about), 1 if the diff could not be written, 2 for bad usage or a\n"
+          "missing, truncated or corrupt capture.\n",
+          out);
+}
+
+static int diff_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line saying what is wrong and where to look; exit status 2. */
+static int diff_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("memtrack diff: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see 'memtrack diff --help')\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* Reads one capture; on failure says why in one line and returns NULL. */
+static mt_capture_t *diff_read(const char *path)
+{
+    char err[512];
+    mt_capture_t *cap;
+    if (mt__capture_read(path, &cap, err, sizeof err) != 0) {
+        fprintf(stderr, "memtrack: %s: %s\n", path, err);
+        return NULL;
+    }
+    return cap;
+}
+
+/* Writes the lines of `text` to stderr, each only the first time it occurs: the two symbolizers
+ * warn about the same missing binary once each, and once is enough. */
+static void put_unique_lines(const char *text, size_t len)
+{
+    const char *end = text + len;
+    for (const char *line = text; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = nl != NULL ? (size_t)(nl - line) + 1 : (size_t)(end - line);
+        bool seen = false;
+        for (const char *prev = text; prev < line && !seen;) {
+            const char *pnl = memchr(prev, '\n', (size_t)(line - prev));
+            size_t pn = (size_t)(pnl - prev) + 1; /* lines before `line` all end in a newline */
+            seen = pn == n && memcmp(prev, line, n) == 0;
+            prev += pn;
+        }
+        if (!seen) fwrite(line, 1, n, stderr);
+        line += n;
+    }
+}
+
+int mt__cmd_diff(int argc, char **argv)
+{
+    bool json = false, top_set = false, options_done = false;
+    size_t top = 0, npaths = 0;
+    const char *paths[2] = {NULL, NULL};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        int r;
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (npaths == 2) return diff_usage_error("more than two captures given ('%s')", a);
+            paths[npaths++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            diff_help(stdout);
+            return 0;
+        } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
+            if (r < 0) return diff_usage_error("%s needs a value (text or json)", a);
+            if (strcmp(val, "json") == 0)
+                json = true;
+            else if (strcmp(val, "text") == 0)
+                json = false;
+            else
+                return diff_usage_error("bad --format '%s' (want text or json)", val);
+        } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
+            if (r < 0) return diff_usage_error("%s needs a value (a number, 0 for all)", a);
+            if (!mt__cli_parse_top(val, &top))
+                return diff_usage_error("bad --top '%s' (want a number, 0 for all)", val);
+            top_set = true;
+        } else {
+            return diff_usage_error("unknown option '%s'", a);
+        }
+    }
+    if (npaths == 0) return diff_usage_error("no captures given (want BEFORE and AFTER)");
+    if (npaths == 1) return diff_usage_error("only one capture given (want BEFORE and AFTER)");
+
+    /* Both are read before giving up, so one run names every bad file. */
+    mt_capture_t *before = diff_read(paths[0]);
+    mt_capture_t *after = diff_read(paths[1]);
+    if (before == NULL || after == NULL) {
+        mt__capture_free(before);
+        mt__capture_free(after);
+        return 2;
+    }
+
+    int status = 0;
+    mt_diff_t diff;
+    mt_diff_opts_t opts = {.top = top_set ? top
+                                  : json  ? 0
+                                          : 10,
+                           .before_name = paths[0],
+                           .after_name = paths[1]};
+    /* Each capture has its own module map (load addresses differ), so its own symbolizer. Their
+     * warnings are gathered and written once the diff is, without repeats. */
+    char *warnings = NULL;
+    size_t warnings_len = 0;
+    FILE *warn = open_memstream(&warnings, &warnings_len);
+    mt_sym_t *bsym = mt__sym_new(before, warn != NULL ? warn : stderr);
+    mt_sym_t *asym = mt__sym_new(after, warn != NULL ? warn : stderr);
+    if (bsym == NULL || asym == NULL || mt__diff_init(&diff, before, after) != 0) {
+        fputs("memtrack: out of memory\n", stderr);
+        status = 1;
+    } else {
+        (void)mt__diff_check_program(stderr, &diff);
+        int rc = json ? mt__diff_json(stdout, &diff, bsym, asym, &opts)
+                      : mt__diff_text(stdout, &diff, bsym, asym, &opts);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "memtrack: cannot write the diff: %s\n", strerror(errno));
+            status = 1;
+        } else if (rc != 0) {
+            fputs("memtrack: out of memory\n", stderr);
+            status = 1;
+        }
+        mt__diff_destroy(&diff);
+    }
+    mt__sym_free(asym);
+    mt__sym_free(bsym);
+    if (warn != NULL && fclose(warn) == 0) put_unique_lines(warnings, warnings_len);
+    free(warnings);
+    mt__capture_free(after);
+    mt__capture_free(before);
+    return status;
+}
