@@ -131,6 +131,8 @@ struct memtrack_path_s;
 extern int memtrack__top_paths(const char *cls, struct memtrack_path_s *out, size_t max,
                                size_t *count) MEMTRACK_WEAK_;
 extern int memtrack__frame_name(const void *frame, char *buf, size_t len) MEMTRACK_WEAK_;
+extern int memtrack__name_block(const void *block, const char *name, const char *file,
+                                int line) MEMTRACK_WEAK_;
 extern int memtrack__peak(struct memtrack_peak_s *out, int thread) MEMTRACK_WEAK_;
 extern int memtrack__peak_reset(int thread) MEMTRACK_WEAK_;
 extern int memtrack__stage_begin(const char *name) MEMTRACK_WEAK_;
@@ -186,9 +188,10 @@ static inline int memtrack_count_for(const char *cls, memtrack_counts_t *out)
 }
 
 /* Tags every allocation the calling thread makes, until the matching memtrack_tag_pop(), with
- * class `tag` (1 to 255 bytes; "untagged" means no tag). Scopes nest; the innermost wins.
- * Returns 0, MEMTRACK_EINVAL for a bad name, MEMTRACK_ENOMEM/ERANGE when no more classes can
- * be made (the scope is then counted as untagged, and must still be popped). */
+ * class `tag` (1 to 255 bytes; "untagged" means no tag). Scopes nest, 64 deep; the innermost
+ * wins. Returns 0; MEMTRACK_EINVAL for a bad name or MEMTRACK_ENOMEM when no more classes can
+ * be made (the scope then tags as untagged); MEMTRACK_ERANGE past 64 scopes (the scope then
+ * tags as the 64th). A scope is entered even when an error is returned, and must be popped. */
 static inline int memtrack_tag_push(const char *tag)
 {
     return memtrack__tag_push ? memtrack__tag_push(tag) : MEMTRACK_ENOTRACKER;
@@ -215,6 +218,21 @@ static inline void *memtrack_calloc_tagged(size_t n, size_t size, const char *ta
 /* A zeroed object / array of n objects of `Type`, tagged with the type's name. */
 #define MEMTRACK_NEW(Type)          ((Type *)memtrack_calloc_tagged(1, sizeof(Type), #Type))
 #define MEMTRACK_NEW_ARRAY(Type, n) ((Type *)memtrack_calloc_tagged((n), sizeof(Type), #Type))
+
+/* Names the live block `block` (a pointer from malloc and friends): reports then say that
+ * `name` (declared at file:line) holds it. The name goes with the block until it is freed (a
+ * realloc'd block must be named again). Names and file names are cut at 127 bytes.
+ * MEMTRACK_ENOENT if the tracker does not know the block (allocated while not tracking). */
+static inline int memtrack_name_block(const void *block, const char *name, const char *file,
+                                      int line)
+{
+    return memtrack__name_block ? memtrack__name_block(block, name, file, line)
+                                : MEMTRACK_ENOTRACKER;
+}
+
+/* Names the block a pointer variable points to after the variable, as memscope-rs's
+ * track_var! does: `char *config = malloc(64); MEMTRACK_TRACK(config);`. */
+#define MEMTRACK_TRACK(var) memtrack_name_block((var), #var, __FILE__, __LINE__)
 
 /* Records call paths of `depth` frames (1..256) for the allocations of class `cls` from now
  * on, whatever the mode (in `count` mode, the only call paths recorded); 0 switches back to

@@ -23,6 +23,7 @@ typedef enum mt_fmt_section_e {
     MT_SEC_LIVE = 6,
     MT_SEC_CLASSES = 7,
     MT_SEC_STAGES = 8,
+    MT_SEC_NAMES = 9,
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
 

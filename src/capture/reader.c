@@ -333,6 +333,33 @@ static int parse_stages(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t err
     return expect_consumed(c, err, errlen);
 }
 
+static int parse_names(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / 24) /* the smallest record: address, two empty strings, line */
+        return fail(err, errlen, "corrupt: NAMES count %" PRIu32 " does not fit in %zu bytes",
+                    count, c->left);
+    cap->named = calloc(count ? count : 1, sizeof *cap->named);
+    if (cap->named == NULL) return fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        mt_cap_named_t *nb = &cap->named[i];
+        p = take(c, 8, "a named block", err, errlen);
+        if (p == NULL) return -1;
+        nb->address = le64(p);
+        cap->nnamed = i + 1;
+        nb->name = take_string(c, "a block name", NULL, err, errlen);
+        if (nb->name == NULL) return -1;
+        nb->file = take_string(c, "a file name", NULL, err, errlen);
+        if (nb->file == NULL) return -1;
+        p = take(c, 4, "a line", err, errlen);
+        if (p == NULL) return -1;
+        nb->line = le32(p);
+    }
+    return expect_consumed(c, err, errlen);
+}
+
 /* Class marker frames must name a class of the CLASSES section, and stage contributors
  * existing nodes. */
 static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
@@ -491,7 +518,7 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_STAGES + 1],
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_NAMES + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -504,7 +531,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_STAGES) || type == MT_SEC_END;
+        bool known = (type >= MT_SEC_META && type <= MT_SEC_NAMES) || type == MT_SEC_END;
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -531,7 +558,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_STAGES) {
+        if (type >= MT_SEC_META && type <= MT_SEC_NAMES) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -562,7 +589,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_STAGES + 1] = {0};
+    mt_section_t secs[MT_SEC_NAMES + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -574,9 +601,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_META] = parse_meta,       [MT_SEC_TOTALS] = parse_totals,
         [MT_SEC_MODULES] = parse_modules, [MT_SEC_NODES] = parse_nodes,
         [MT_SEC_THREADS] = parse_threads, [MT_SEC_CLASSES] = parse_classes,
-        [MT_SEC_STAGES] = parse_stages,
+        [MT_SEC_STAGES] = parse_stages,   [MT_SEC_NAMES] = parse_names,
     };
-    for (uint32_t type = MT_SEC_META; type <= MT_SEC_STAGES; type++) {
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_NAMES; type++) {
         if (!secs[type].seen || type == MT_SEC_LIVE) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
@@ -678,5 +705,10 @@ void mt__capture_free(mt_capture_t *cap)
         free(cap->stages[i].top);
     }
     free(cap->stages);
+    for (size_t i = 0; i < cap->nnamed; i++) {
+        free(cap->named[i].name);
+        free(cap->named[i].file);
+    }
+    free(cap->named);
     free(cap);
 }

@@ -61,6 +61,13 @@ typedef struct mt_cap_stage_s {
     mt_cap_contrib_t *top; /* biggest first */
 } mt_cap_stage_t;
 
+/* A live block the program named (MEMTRACK_TRACK). */
+typedef struct mt_cap_named_s {
+    uint64_t address;
+    char *name, *file; /* NUL-terminated copies */
+    uint32_t line;
+} mt_cap_named_t;
+
 typedef struct mt_capture_s {
     uint32_t version;
     /* META */
@@ -85,6 +92,8 @@ typedef struct mt_capture_s {
     mt_cap_class_t *classes;
     size_t nstages; /* 0 when the program cut no stage */
     mt_cap_stage_t *stages;
+    size_t nnamed;
+    mt_cap_named_t *named;
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with

@@ -96,7 +96,13 @@ static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *in
     mt__wbuf_u64(w, info->parent_pid);
     mt__wbuf_u64(w, e->start_realtime_ns);
     mt__wbuf_u64(w, now);
-    mt__wbuf_u32(w, e->config.depth);
+    /* The longest a call path can be: classes may have asked for more than the default. */
+    uint32_t depth = e->config.depth, nclasses = mt__class_count(&e->classes);
+    for (uint32_t id = 1; id < nclasses; id++) {
+        uint32_t d = mt_load_relaxed(&mt__class_at(&e->classes, id)->depth); /* a setting */
+        if (d > depth) depth = d;
+    }
+    mt__wbuf_u32(w, depth);
     mt__wbuf_u32(w, e->config.mode);
     mt__wbuf_u32(w, info->end_reason);
     mt__wbuf_u32(w, (uint32_t)info->end_value);
@@ -257,6 +263,40 @@ static void write_stages(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *current
         write_stage(w, st == e->stage ? current : st);
 }
 
+typedef struct names_ctx_s {
+    mt_wbuf_t *w;
+    uint64_t len;
+    uint32_t count;
+} names_ctx_t;
+
+static void measure_name(const mt_named_t *nb, void *ctx)
+{
+    names_ctx_t *c = ctx;
+    c->len += 8 + 4 + strlen(nb->name) + 4 + strlen(nb->file) + 4;
+    c->count++;
+}
+
+static void write_name(const mt_named_t *nb, void *ctx)
+{
+    names_ctx_t *c = ctx;
+    mt__wbuf_u64(c->w, nb->addr);
+    mt__wbuf_str(c->w, nb->name, (uint32_t)strlen(nb->name));
+    mt__wbuf_str(c->w, nb->file, (uint32_t)strlen(nb->file));
+    mt__wbuf_u32(c->w, nb->line);
+}
+
+/* Named live blocks (MEMTRACK_TRACK); nothing when there are none. The other threads are
+ * paused or stopped while a capture is written, so the two passes see the same names. */
+static void write_names(mt_wbuf_t *w, mt_engine_t *e, uint32_t self)
+{
+    names_ctx_t c = {w, 4, 0};
+    mt__names_foreach(&e->names, measure_name, &c, self);
+    if (!c.count) return;
+    section(w, MT_SEC_NAMES, c.len);
+    mt__wbuf_u32(w, c.count);
+    mt__names_foreach(&e->names, write_name, &c, self);
+}
+
 _Static_assert(MT_FRAME_CLASS_BASE == MT_FMT_CLASS_FRAME, "class marker frames");
 
 static void write_classes(mt_wbuf_t *w, mt_engine_t *e)
@@ -356,6 +396,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_threads(w, e, &sc, now);
     write_classes(w, e);
     write_stages(w, e, &current);
+    write_names(w, e, self);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -247,6 +247,7 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
 
     mt_owner_add(&t->frees, 1);
     mt_owner_add(&t->freed_bytes, b->size);
+    mt__names_forget(&e->names, b->addr, t->self);
     if (b->cls) {
         mt_class_t *k = mt__class_at(&e->classes, b->cls);
         mt__class_count_free(k, t->index, b->size);
@@ -387,6 +388,7 @@ int mt__engine_clear(mt_engine_t *e)
     memset(e->retired->slots, 0, sizeof(mt_nstat_t) * (e->retired->mask + 1u));
     e->retired->used = 0;
     mt__classes_clear(&e->classes);
+    mt__names_clear(&e->names);
     mt_store_relaxed(&e->dropped, 0); /* relaxed: see the contract */
     return r;
 }

@@ -11,6 +11,7 @@
 #include "core/calltree.h"
 #include "core/classes.h"
 #include "core/live_table.h"
+#include "core/names.h"
 #include "core/lock.h"
 #include "core/nodemap.h"
 
@@ -109,6 +110,7 @@ struct mt_engine_s {
     mt_live_t live;
     mt_tree_t tree;
     mt_classes_t classes;
+    mt_names_t names;
 
     mt_lock_t registry_lock;
     mt_thread_t **threads[MT_THREAD_DIR];

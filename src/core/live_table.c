@@ -191,6 +191,13 @@ bool mt__shard_remove(mt_shard_t *s, uint64_t addr, mt_block_t *out)
     return true;
 }
 
+bool mt__shard_find(mt_shard_t *s, uint64_t addr, mt_block_t *out)
+{
+    uint32_t *link = s->count ? lookup(s, hash_addr(addr), addr) : NULL;
+    if (link) *out = entry_at(s, *link)->b;
+    return link != NULL;
+}
+
 static void update_chain(const mt_shard_t *s, const uint32_t *buckets, uint32_t mask,
                          mt_block_mut_fn fn, void *ctx)
 {

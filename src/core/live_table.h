@@ -56,6 +56,7 @@ typedef enum mt_insert_e {
 /* Both with the shard locked. */
 mt_insert_t mt__shard_insert(mt_shard_t *s, const mt_block_t *b, mt_block_t *old);
 bool mt__shard_remove(mt_shard_t *s, uint64_t addr, mt_block_t *out);
+bool mt__shard_find(mt_shard_t *s, uint64_t addr, mt_block_t *out);
 
 /* Calls fn for each block of a shard (locked by the caller), in no particular order. */
 typedef void (*mt_block_fn)(const mt_block_t *b, void *ctx);

@@ -17,6 +17,14 @@
 static mt_lock_t api_lock = MT_LOCK_INIT;
 #define API_LOCK_ID (UINT32_MAX - 9)
 
+/* Whether tracking was ever started in this process (snapshots of nothing are refused). */
+static _Atomic int ever_started;
+
+static int started(void)
+{
+    return mt__autostart || mt_load_acquire(&ever_started);
+}
+
 /* The engine, created (not started) on first need; NULL when it cannot be. */
 static mt_engine_t *engine(void)
 {
@@ -42,6 +50,7 @@ MT_EXPORT int memtrack__start(void)
     /* Relaxed: state changes are serialized by api_lock. */
     int was = mt_load_relaxed(&mt__tracking);
     if (was != MT_TRACK_ON) mt__tracker_switch(MT_TRACK_ON);
+    mt_store_release(&ever_started, 1);
     mt_unlock(&api_lock);
     errno = saved;
     return was != MT_TRACK_ON;
@@ -132,7 +141,10 @@ MT_EXPORT int memtrack__tag_push(const char *tag)
         r = class_error(e);
     /* The scope is entered even on error (as untagged), so that the caller's pop matches. */
     mt_tls_t *tls = &mt__tls;
-    if (tls->ntags < MT_TAG_STACK) tls->tags[tls->ntags] = id;
+    if (tls->ntags < MT_TAG_STACK)
+        tls->tags[tls->ntags] = id;
+    else if (r == MEMTRACK_OK)
+        r = MEMTRACK_ERANGE; /* deeper than the stack: tagged as the deepest kept scope */
     tls->ntags++;
     errno = saved;
     return r;
@@ -147,20 +159,20 @@ MT_EXPORT int memtrack__tag_pop(void)
 
 MT_EXPORT void *memtrack__calloc_tagged(size_t n, size_t size, const char *tag)
 {
-    int pushed = memtrack__tag_push(tag) != MEMTRACK_EINVAL;
+    memtrack__tag_push(tag); /* always enters a scope, even for a bad tag: always popped */
     void *p = calloc(n, size);
     int saved = errno;
-    if (pushed) memtrack__tag_pop();
+    memtrack__tag_pop();
     errno = saved;
     return p;
 }
 
 MT_EXPORT void *memtrack__malloc_tagged(size_t size, const char *tag)
 {
-    int pushed = memtrack__tag_push(tag) != MEMTRACK_EINVAL;
+    memtrack__tag_push(tag); /* always enters a scope, even for a bad tag: always popped */
     void *p = malloc(size);
     int saved = errno;
-    if (pushed) memtrack__tag_pop();
+    memtrack__tag_pop();
     errno = saved;
     return p;
 }
@@ -180,7 +192,7 @@ MT_EXPORT int memtrack__snapshot(const char *path)
 {
     if (!path || !*path) return MEMTRACK_EINVAL;
     mt_engine_t *e = mt__tracker_engine();
-    if (!e) return MEMTRACK_ENOTSTARTED;
+    if (!e || !started()) return MEMTRACK_ENOTSTARTED;
     int saved = errno, busy = mt__tls.busy;
     mt__tls.busy = 1;
     mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
@@ -298,4 +310,25 @@ MT_EXPORT int memtrack__frame_name(const void *frame, char *buf, size_t len)
         n = snprintf(buf, len, "%s+0x%zx", info.dli_fname,
                      (size_t)(pc - (const char *)info.dli_fbase));
     return n >= 0 && (size_t)n < len ? MEMTRACK_OK : MEMTRACK_ENOBUFS;
+}
+
+MT_EXPORT int memtrack__name_block(const void *block, const char *name, const char *file, int line)
+{
+    if (!block || !name || !*name || line < 0) return MEMTRACK_EINVAL;
+    mt_engine_t *e = mt__tracker_engine();
+    if (!e) return MEMTRACK_ENOENT;
+    /* Only a block the engine knows can be named. */
+    mt_block_t b;
+    mt__tls.busy++;
+    mt_thread_t *t = mt__tracker_thread();
+    mt__tls.busy--;
+    if (!t) return MEMTRACK_ENOMEM;
+    mt_shard_t *s = mt__live_shard(&e->live, (uintptr_t)block);
+    mt_lock(&s->lock, t->self);
+    bool known = mt__shard_find(s, (uintptr_t)block, &b);
+    mt_unlock(&s->lock);
+    if (!known) return MEMTRACK_ENOENT;
+    return mt__names_set(&e->names, (uintptr_t)block, name, file, (uint32_t)line, t->self) == 0
+               ? MEMTRACK_OK
+               : MEMTRACK_ENOMEM;
 }

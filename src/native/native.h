@@ -15,7 +15,7 @@
 /* ---- tracker.c: the process-wide tracker state and its life cycle */
 
 /* The hooks' per-thread state, in initial-exec TLS (no allocation on first use). */
-#define MT_TAG_STACK 32 /* scoped tags kept per thread (deeper pushes repeat the 32nd) */
+#define MT_TAG_STACK 64 /* scoped tags kept per thread (deeper pushes repeat the 64th) */
 
 typedef struct mt_tls_s {
     int busy;          /* inside a hook: nested allocations pass through untracked */

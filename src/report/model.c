@@ -25,7 +25,8 @@ int mt__model_init(mt_model_t *model, const mt_capture_t *cap)
     size_t n = cap->nnodes > 1 ? cap->nnodes - 1 : 0;
     model->leaks = malloc((n ? n : 1) * sizeof *model->leaks);
     model->peak = malloc((n ? n : 1) * sizeof *model->peak);
-    if (model->leaks == NULL || model->peak == NULL) {
+    model->named_nodes = mt__model_named_nodes(cap);
+    if (model->leaks == NULL || model->peak == NULL || model->named_nodes == NULL) {
         mt__model_destroy(model);
         return -1;
     }
@@ -47,6 +48,7 @@ void mt__model_destroy(mt_model_t *model)
 {
     free(model->leaks);
     free(model->peak);
+    free(model->named_nodes);
     *model = (mt_model_t){.cap = model->cap};
 }
 
@@ -116,4 +118,34 @@ mt_path_stat_t *mt__model_stage_paths(const mt_cap_stage_t *st)
     for (size_t i = 0; v != NULL && i < st->ntop; i++)
         v[i] = (mt_path_stat_t){st->top[i].node, st->top[i].blocks, st->top[i].bytes};
     return v;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint32_t *mt__model_named_nodes(const mt_capture_t *cap)
+{
+    uint32_t *nodes = malloc((cap->nnamed ? cap->nnamed : 1) * sizeof *nodes);
+    uint64_t *keys = malloc((cap->nlive ? cap->nlive : 1) * 2 * sizeof *keys);
+    if (nodes == NULL || keys == NULL) {
+        free(nodes);
+        free(keys);
+        return NULL;
+    }
+    /* (address, node) pairs sorted by address, searched for each named block. */
+    for (size_t i = 0; i < cap->nlive; i++) {
+        keys[2 * i] = cap->live[i].address;
+        keys[2 * i + 1] = cap->live[i].node;
+    }
+    qsort(keys, cap->nlive, 2 * sizeof *keys, cmp_u64);
+    for (size_t i = 0; i < cap->nnamed; i++) {
+        uint64_t *hit =
+            bsearch(&cap->named[i].address, keys, cap->nlive, 2 * sizeof *keys, cmp_u64);
+        nodes[i] = hit ? (uint32_t)hit[1] : UINT32_MAX;
+    }
+    free(keys);
+    return nodes;
 }

@@ -34,6 +34,7 @@ typedef struct mt_model_s {
     size_t nleaks;
     mt_path_stat_t *peak; /* peak_blocks or peak_bytes > 0; most bytes first */
     size_t npeak;
+    uint32_t *named_nodes; /* per named block of the capture, its node (mt__model_named_nodes) */
 } mt_model_t;
 
 /* Builds the lists from a validated capture, which must outlive the model. Ties are broken by
@@ -49,6 +50,10 @@ size_t mt__model_path(const mt_capture_t *cap, uint32_t node, uint64_t *frames, 
 
 /* The same into a fresh array (free it); *n gets the count. NULL when out of memory. */
 uint64_t *mt__model_path_dup(const mt_capture_t *cap, uint32_t node, size_t *n);
+
+/* For each named block of the capture, the node of its live block (UINT32_MAX when it is not
+ * live); free() the array. NULL when out of memory. */
+uint32_t *mt__model_named_nodes(const mt_capture_t *cap);
 
 /* A stage's contributors as path figures (free() the array); NULL when out of memory. */
 mt_path_stat_t *mt__model_stage_paths(const mt_cap_stage_t *st);
@@ -102,6 +107,15 @@ long mt__sym_walk_path(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, mt
                        void *ctx);
 
 /* --- text.c and json.c --- */
+
+/* A string on a text report, control characters escaped so names cannot drive the terminal. */
+void mt__text_str(FILE *out, const char *s);
+
+/* One symbolized stack entry as the text report prints it (ctx: the FILE *). */
+void mt__text_entry(const mt_sym_frame_t *e, void *ctx);
+
+/* A JSON string (null for NULL); bytes that are not UTF-8 become U+FFFD. */
+void mt__json_string(FILE *out, const char *str);
 
 typedef struct mt_report_opts_s {
     size_t top; /* call paths per list; 0 = all */

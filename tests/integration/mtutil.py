@@ -437,3 +437,122 @@ def kill_signal_name(rc):
         return signal.Signals(-rc).name if rc < 0 else str(rc)
     except ValueError:
         return str(rc)
+
+
+# --- C API tests (test_api*.py) --------------------------------------------------------------
+
+API_HEADER = os.path.join(SOURCE_DIR, "include", "memtrack.h")
+
+
+def api_program(name, linked=False):
+    """Path of a built C API test program: tests/programs/NAME.c, plain or linked with
+    -lmemtrack (NAME_linked)."""
+    return program(name + "_linked" if linked else name)
+
+
+def api_errors():
+    """{"EINVAL": (-4, "invalid argument"), ...} read from MEMTRACK_ERRNO_MAP in the public
+    header itself, so the tests hold the programs to what the header says."""
+    with open(API_HEADER, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("#define MEMTRACK_ERRNO_MAP")
+    end = text.index("\n\n", start)
+    body = text[start:end].replace("\\\n", " ")
+    codes = {}
+    for m in re.finditer(r'XX\(\s*(\w+)\s*,\s*(-?\d+)\s*,\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)', body):
+        msg = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(3)))
+        codes[m.group(1)] = (int(m.group(2)), msg)
+    if not codes:
+        raise AssertionError("MEMTRACK_ERRNO_MAP not found in " + API_HEADER)
+    return codes
+
+
+def api_lines(stdout):
+    """`key v1 [v2 ...]` lines with integer values -> {key: [ints]}; a key printed twice is an
+    error (each program prints each key once)."""
+    out = {}
+    for key, vals in parse_kv_lines(stdout):
+        if key in out:
+            raise AssertionError("key %r printed twice; stdout:\n%s" % (key, stdout))
+        out[key] = vals
+    return out
+
+
+COUNT_FIELDS = ("new_count", "free_count", "live_count", "new_bytes", "free_bytes",
+                "live_bytes")
+
+
+def api_counts(lines, key):
+    """A memtrack_counts_t a program printed as `key new free live new_b free_b live_b`."""
+    vals = lines.get(key)
+    if vals is None or len(vals) != 6:
+        raise AssertionError("no counts line %r in %r" % (key, sorted(lines)))
+    return dict(zip(COUNT_FIELDS, vals))
+
+
+def counts(new, free, new_bytes, free_bytes):
+    """The memtrack_counts_t expected after `new` allocations and `free` frees."""
+    return dict(zip(COUNT_FIELDS, (new, free, new - free, new_bytes, free_bytes,
+                                   new_bytes - free_bytes)))
+
+
+def run_proc_env(argv, env=None, cwd=None, timeout=TIMEOUT):
+    """run_proc with variables added to (or, when None, removed from) the environment."""
+    full = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    proc = subprocess.Popen(argv, cwd=cwd or tempfile.gettempdir(), text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_no_core,
+                            start_new_session=True, env=full)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError("timed out after %ss: %s\nstdout: %s\nstderr: %s" % (
+            timeout, " ".join(argv), out[-2000:], err[-2000:]))
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+API_MODES = ("plain", "linked", "run", "run_linked")
+
+
+class ApiCase(MemtrackCase):
+    """Base class of the C API tests: runs a tests/programs/api_*.c program in one of the ways
+    a program meets the API (API_MODES): `plain` (no tracker), `linked` (-lmemtrack, off until
+    memtrack_start()), `run` (the plain build under `memtrack run`) and `run_linked` (the
+    linked build under `memtrack run`)."""
+
+    E = {name: value for name, (value, _msg) in api_errors().items()}
+
+    def run_api(self, name, args=(), mode="linked", env=None, expect_rc=0, opts=(),
+                timeout=TIMEOUT):
+        """Runs the program in a fresh temp dir; returns (Result, api_lines of its stdout).
+        MEMTRACK_* variables of the caller's environment are removed unless given in env."""
+        workdir = self.tempdir()
+        prog = api_program(name, linked=mode in ("linked", "run_linked"))
+        argv = [prog] + list(args)
+        if mode in ("run", "run_linked"):
+            argv = [MEMTRACK, "run"] + list(opts) + ["--"] + argv
+        elif mode not in API_MODES:
+            raise ValueError(mode)
+        full_env = {k: None for k in ("MEMTRACK_MODE", "MEMTRACK_OUTPUT", "MEMTRACK_DEPTH")}
+        full_env.update(env or {})
+        proc = run_proc_env(argv, full_env, cwd=workdir, timeout=timeout)
+        res = Result(argv, proc, workdir)
+        if expect_rc is not None:
+            self.assertEqual(res.returncode, expect_rc, "unexpected exit status\n" +
+                             res.describe())
+        return res, api_lines(proc.stdout)
+
+    def assertLines(self, lines, expected, res, what=""):
+        """Each key of `expected` has that value (an int, or a list of ints) in `lines`."""
+        got = {}
+        for k, v in expected.items():
+            vals = lines.get(k)
+            got[k] = None if vals is None else (vals[0] if isinstance(v, int) else vals)
+        self.assertEqual(got, dict(expected), "%s\n%s" % (what, res.describe()))

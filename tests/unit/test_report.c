@@ -464,7 +464,8 @@ static void test_json(void **state)
     const char *n1 = strstr(leaks, "\"node\": 1,\n      \"live_blocks\": 2,");
     const char *n3 = strstr(leaks, "\"node\": 3,\n      \"live_blocks\": 1,");
     const char *n4 = strstr(leaks, "\"node\": 4,\n      \"live_blocks\": 1,\n"
-                                   "      \"live_bytes\": 7,\n      \"class\": null,\n"
+                                   "      \"live_bytes\": 7,\n      \"names\": [],\n"
+                                   "      \"class\": null,\n"
                                    "      \"stack\": []");
     assert_true(n2 != NULL && n1 != NULL && n3 != NULL && n4 != NULL);
     assert_true(n2 < n1 && n1 < n3 && n3 < n4);
