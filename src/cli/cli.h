@@ -11,6 +11,13 @@
  * is missing. */
 int mt__cli_option(const char *name, int argc, char **argv, int *i, const char **val);
 
+/* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"), or -1 (run.c). */
+int mt__cli_signal(const char *s);
+
+/* `memtrack snapshot [--timeout S] PID` (snapshot_cmd.c): asks a program running under memtrack
+ * run for a snapshot and says where it went. 0, 1 when none came, 2 for bad usage. */
+int mt__cmd_snapshot(int argc, char **argv);
+
 /* Parses a --top value: a decimal number, 0 meaning all. */
 bool mt__cli_parse_top(const char *s, size_t *top);
 

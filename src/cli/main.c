@@ -8,13 +8,16 @@ static void usage(FILE *f)
 {
     fputs("usage: memtrack <command> [options]\n"
           "\n"
-          "  memtrack run [-o FILE] [--depth N] [--] PROGRAM [ARGS...]\n"
+          "  memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
+          "               [--] PROGRAM [ARGS...]\n"
           "      run PROGRAM, tracking every allocation; writes a capture file at its end\n"
           "  memtrack report [--format text|json] [--top N] CAPTURE\n"
           "      what was still allocated at the end and where, the peak and who held it,\n"
           "      per thread and overall\n"
           "  memtrack diff [--format text|json] [--top N] BEFORE AFTER\n"
           "      what grew and what shrank between two captures, by call path and in total\n"
+          "  memtrack snapshot [--timeout SECONDS] PID\n"
+          "      a capture of a program running under memtrack run, now, without stopping it\n"
           "\n"
           "  memtrack help | --help      this text\n"
           "  memtrack --version          the version\n",
@@ -31,6 +34,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return mt__cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return mt__cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "diff")) return mt__cmd_diff(argc - 1, argv + 1);
+    if (!strcmp(cmd, "snapshot")) return mt__cmd_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -22,15 +22,23 @@
 typedef struct run_opts_s {
     const char *output; /* -o */
     unsigned depth;     /* 0: the tracker's default */
+    const char *mode;   /* --mode: NULL for the default */
+    int snapshot_sig;   /* --snapshot-signal: 0 for none */
     char **argv;        /* the program and its arguments */
 } run_opts_t;
 
 static void run_usage(FILE *f)
 {
-    fputs("usage: memtrack run [-o FILE] [--depth N] [--] PROGRAM [ARGS...]\n"
-          "  -o, --output FILE  where to write the capture (default\n"
-          "                     ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
-          "  --depth N          frames kept per call path, 1 to 256 (default 64)\n",
+    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
+          "                    [--] PROGRAM [ARGS...]\n"
+          "  -o, --output FILE      where to write the capture (default\n"
+          "                         ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
+          "  --depth N              frames kept per call path, 1 to 256 (default 64)\n"
+          "  --mode full|count      a call path for every allocation (full, the default), or\n"
+          "                         counts only, with call paths for the classes that ask\n"
+          "  --snapshot-signal SIG  the signal on which the program writes a snapshot\n"
+          "                         (memtrack snapshot PID sends it): a number, a name like\n"
+          "                         USR2 or RTMAX-2 (the default), or none\n",
           f);
 }
 
@@ -52,6 +60,32 @@ static int parse_depth(const char *s, unsigned *out)
     return 0;
 }
 
+/* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"); -1 if it is none. */
+int mt__cli_signal(const char *s)
+{
+    if (!strncmp(s, "SIG", 3)) s += 3;
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"HUP", SIGHUP},  {"PROF", SIGPROF},
+                 {"URG", SIGURG},   {"WINCH", SIGWINCH}, {"ALRM", SIGALRM}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(s, names[i].name)) return names[i].sig;
+    char *end;
+    long v;
+    if (!strncmp(s, "RTMIN", 5) || !strncmp(s, "RTMAX", 5)) {
+        int base = s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+        v = s[5] ? strtol(s + 5, &end, 10) : 0;
+        if (s[5] && (*end || (s[5] != '+' && s[5] != '-'))) return -1;
+        v += base;
+        if (v < SIGRTMIN || v > SIGRTMAX) return -1;
+        return (int)v;
+    }
+    v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > SIGRTMAX || v == SIGKILL || v == SIGSTOP) return -1;
+    return (int)v;
+}
+
 /* Returns -1 on success (go on), else the exit status to return. */
 static int parse_run_args(int argc, char **argv, run_opts_t *o)
 {
@@ -68,21 +102,32 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
             run_usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--depth")) {
+        static const char *const with_value[] = {"--output", "--depth", "--mode",
+                                                 "--snapshot-signal"};
+        const char *name = NULL;
+        if (!strcmp(a, "-o")) {
             if (i + 1 >= argc) return bad_usage("missing value after", a);
             val = argv[++i];
-        } else if (!strncmp(a, "--output=", 9)) {
-            val = a + 9;
-            a = "--output";
-        } else if (!strncmp(a, "--depth=", 8)) {
-            val = a + 8;
-            a = "--depth";
-        } else {
-            return bad_usage("unknown option", a);
+            name = "--output";
         }
+        for (size_t k = 0; !name && k < sizeof(with_value) / sizeof(with_value[0]); k++) {
+            int r = mt__cli_option(with_value[k], argc, argv, &i, &val);
+            if (r < 0) return bad_usage("missing value after", a);
+            if (r > 0) name = with_value[k];
+        }
+        if (!name) return bad_usage("unknown option", a);
+        a = name;
         if (!strcmp(a, "--depth")) {
             if (parse_depth(val, &o->depth) != 0)
                 return bad_usage("--depth takes a number from 1 to 256, not", val);
+        } else if (!strcmp(a, "--mode")) {
+            if (strcmp(val, "full") != 0 && strcmp(val, "count") != 0)
+                return bad_usage("--mode takes full or count, not", val);
+            o->mode = val;
+        } else if (!strcmp(a, "--snapshot-signal")) {
+            o->snapshot_sig = strcmp(val, "none") ? mt__cli_signal(val) : 0;
+            if (o->snapshot_sig < 0)
+                return bad_usage("--snapshot-signal takes a signal number or name, not", val);
         } else {
             if (!*val) return bad_usage("-o needs a file name", NULL);
             o->output = val;
@@ -171,6 +216,13 @@ static void exec_child(const run_opts_t *o, const char *preload, const char *pat
     } else {
         unsetenv("MEMTRACK_DEPTH");
     }
+    if (o->mode)
+        setenv("MEMTRACK_MODE", o->mode, 1);
+    else
+        unsetenv("MEMTRACK_MODE");
+    char sig[16];
+    snprintf(sig, sizeof(sig), "%d", o->snapshot_sig);
+    setenv("MEMTRACK_SNAPSHOT_SIGNAL", o->snapshot_sig ? sig : "none", 1);
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     execvp(o->argv[0], o->argv);
@@ -220,7 +272,7 @@ static int pass_status(int status)
 
 int mt__cmd_run(int argc, char **argv)
 {
-    run_opts_t o = {0};
+    run_opts_t o = {.snapshot_sig = SIGRTMAX - 2};
     int r = parse_run_args(argc, argv, &o);
     if (r >= 0) return r;
 

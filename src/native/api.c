@@ -188,11 +188,8 @@ MT_EXPORT int memtrack__track_paths(const char *cls, unsigned depth)
     return MEMTRACK_OK;
 }
 
-MT_EXPORT int memtrack__snapshot(const char *path)
+int mt__tracker_snapshot(const char *path)
 {
-    if (!path || !*path) return MEMTRACK_EINVAL;
-    mt_engine_t *e = mt__tracker_engine();
-    if (!e || !started()) return MEMTRACK_ENOTSTARTED;
     int saved = errno, busy = mt__tls.busy;
     mt__tls.busy = 1;
     mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
@@ -203,7 +200,14 @@ MT_EXPORT int memtrack__snapshot(const char *path)
     mt_unlock(&api_lock);
     mt__tls.busy = busy;
     errno = saved;
-    return err ? MEMTRACK_EIO : MEMTRACK_OK;
+    return err;
+}
+
+MT_EXPORT int memtrack__snapshot(const char *path)
+{
+    if (!path || !*path) return MEMTRACK_EINVAL;
+    if (!mt__tracker_engine() || !started()) return MEMTRACK_ENOTSTARTED;
+    return mt__tracker_snapshot(path) ? MEMTRACK_EIO : MEMTRACK_OK;
 }
 
 MT_EXPORT int memtrack__peak(memtrack_peak_t *out, int thread)

@@ -63,6 +63,18 @@ int mt__tracker_setup(void);
  * OFF or PAUSED. Returns the previous state. */
 int mt__tracker_switch(int state);
 
+/* The final capture's path (the output pattern with the pid); -1 when it does not fit. */
+int mt__tracker_output_path(char *out, size_t cap);
+
+/* Writes a snapshot to `path` with the other threads paused; 0 or an errno value. */
+int mt__tracker_snapshot(const char *path);
+
+/* ---- snapshot.c: snapshots on a signal */
+
+/* With MEMTRACK_SNAPSHOT_SIGNAL set, installs its handler and starts the thread that writes the
+ * snapshots. Called once, after the tracker started, outside any allocator hook. */
+int mt__snapshot_signal_init(void);
+
 /* Writes a capture of the engine now: with `path` NULL the configured output path (the final
  * capture), else `path` as given. The caller refreshes the module map first
  * (mt__modules_refresh) and has paused or stopped recording. Returns 0 or an errno value. */

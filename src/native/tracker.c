@@ -86,7 +86,7 @@ static void format_u64(char *buf, uint64_t v)
 }
 
 /* The capture path: the pattern with every %p replaced by the pid. */
-static int output_path(char *out, size_t cap)
+int mt__tracker_output_path(char *out, size_t cap)
 {
     char pid[24];
     format_u64(pid, (uint64_t)getpid());
@@ -214,7 +214,7 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
         size_t n = strlen(given);
         if (n >= sizeof(path)) return ENAMETOOLONG;
         memcpy(path, given, n + 1);
-    } else if (output_path(path, sizeof(path)) != 0) {
+    } else if (mt__tracker_output_path(path, sizeof(path)) != 0) {
         say("capture path too long: ", tr.pattern, NULL);
         return ENAMETOOLONG;
     }
@@ -415,6 +415,8 @@ void mt__tracker_init(void)
 __attribute__((constructor)) static void at_load(void)
 {
     mt__preload_resolve(); /* usually done already by the first malloc */
+    /* Threads are started here, not in the first malloc, which may come before libc is ready. */
+    if (mt__autostart && tr.engine) mt__snapshot_signal_init();
 }
 
 /* ---- exits that skip the destructors, and exec */
