@@ -209,17 +209,12 @@ static void exec_child(const run_opts_t *o, const char *preload, const char *pat
         setenv("LD_PRELOAD", ld, 1);
     }
     setenv("MEMTRACK_OUTPUT", pattern, 1);
-    if (o->depth) {
+    if (o->depth) { /* else MEMTRACK_DEPTH, if set, applies */
         char d[16];
         snprintf(d, sizeof(d), "%u", o->depth);
         setenv("MEMTRACK_DEPTH", d, 1);
-    } else {
-        unsetenv("MEMTRACK_DEPTH");
     }
-    if (o->mode)
-        setenv("MEMTRACK_MODE", o->mode, 1);
-    else
-        unsetenv("MEMTRACK_MODE");
+    if (o->mode) setenv("MEMTRACK_MODE", o->mode, 1); /* else MEMTRACK_MODE, if set, applies */
     char sig[16];
     snprintf(sig, sizeof(sig), "%d", o->snapshot_sig);
     setenv("MEMTRACK_SNAPSHOT_SIGNAL", o->snapshot_sig ? sig : "none", 1);

@@ -207,7 +207,9 @@ MT_EXPORT int memtrack__snapshot(const char *path)
 {
     if (!path || !*path) return MEMTRACK_EINVAL;
     if (!mt__tracker_engine() || !started()) return MEMTRACK_ENOTSTARTED;
-    return mt__tracker_snapshot(path) ? MEMTRACK_EIO : MEMTRACK_OK;
+    int err = mt__tracker_snapshot(path);
+    if (err) errno = err; /* the reason, as the header promises */
+    return err ? MEMTRACK_EIO : MEMTRACK_OK;
 }
 
 MT_EXPORT int memtrack__peak(memtrack_peak_t *out, int thread)

@@ -76,10 +76,12 @@ int mt__snapshot_signal_init(void)
     sigemptyset(&sa.sa_mask);
     pthread_t th;
     pthread_attr_t attr;
+    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int r = pthread_create(&th, &attr, snapshot_thread, NULL);
     pthread_attr_destroy(&attr);
+    mt__tls.busy--;
     if (r != 0) return -1;
     pthread_setname_np(th, "memtrack-snap");
     return sigaction((int)sig, &sa, NULL);

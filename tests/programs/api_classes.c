@@ -173,27 +173,32 @@ static void names(void)
     put("count_for_unknown", memtrack_count_for("no such class", &c));
 }
 
-/* 40 nested scopes: more than a thread's tag stack may hold inline. */
-#define DEEP 40
+/* 70 nested scopes: 64 is what a thread's tag stack holds; deeper pushes are refused with
+ * MEMTRACK_ERANGE, still entered (they must be popped), and tag as the 64th. */
+#define DEEP 70
 static void deep(void)
 {
     char name[16];
-    long failed = 0, first_error = 0;
+    long failed = 0, first_error = 0, first_failed = -1;
     for (unsigned i = 0; i < DEEP; i++) {
         int r = memtrack_tag_push(numbered(name, "lvl", i));
-        if (r != 0 && !failed++) first_error = r;
+        if (r != 0 && !failed++) {
+            first_error = r;
+            first_failed = i;
+        }
     }
     put("deep_push_failures", failed);
     put("deep_push_first_error", first_error);
-    kept(malloc(1)); /* in lvl39 */
-    for (int i = 0; i < 5; i++)
+    put("deep_push_first_failed", first_failed);
+    kept(malloc(1)); /* 70 deep: in lvl63 */
+    for (int i = 0; i < 10; i++)
         memtrack_tag_pop();
-    kept(malloc(2)); /* in lvl34 */
-    for (int i = 0; i < 15; i++)
-        memtrack_tag_pop();
-    kept(malloc(3)); /* in lvl19 */
-    long pops = 0;
+    kept(malloc(2)); /* 60 deep: in lvl59 */
     for (int i = 0; i < 20; i++)
+        memtrack_tag_pop();
+    kept(malloc(3)); /* 40 deep: in lvl39 */
+    long pops = 0;
+    for (int i = 0; i < 40; i++)
         pops += memtrack_tag_pop() == 0;
     put("deep_pops_ok", pops);
     put("deep_pop_extra", memtrack_tag_pop());
@@ -217,9 +222,12 @@ static void *worker(void *arg)
     pthread_barrier_wait(&barrier);
     thread_pop_empty[i] = memtrack_tag_pop(); /* main's scope is not this thread's */
     memtrack_tag_push(numbered(own, "thr", (unsigned)i));
+    /* A pointer of this thread's own: the shared `sink` would let threads free each other's
+     * blocks. Volatile, else the compiler drops the malloc/free pairs. */
+    void *volatile mine;
     for (int r = 0; r < ROUNDS; r++) {
         void *p = malloc(size);
-        sink = p; /* else the compiler drops the malloc/free pair */
+        mine = p;
         if (r < ROUNDS - (i + 1))
             free(p);
         else
@@ -230,14 +238,14 @@ static void *worker(void *arg)
         else
             free(q);
         memtrack_tag_push("shared");
-        sink = malloc(48);
+        mine = malloc(48);
         memtrack_tag_pop();
-        free(sink);
+        free(mine);
         if (r < 64) {
             memtrack_tag_push(numbered(race, "race", (unsigned)r % 16));
-            sink = malloc(1);
+            mine = malloc(1);
             memtrack_tag_pop();
-            free(sink);
+            free(mine);
         }
     }
     memtrack_tag_pop();
