@@ -107,6 +107,9 @@ typedef struct memtrack_counts_s {
  * `memtrack run` preloads; weak, so that a program without either still links and runs. Do
  * not call them directly. */
 #define MEMTRACK_WEAK_ __attribute__((weak))
+/* The wrappers are always inlined, so that they never show up as frames in call paths. */
+#define MEMTRACK_INLINE_ static inline __attribute__((always_inline))
+
 extern int memtrack__start(void) MEMTRACK_WEAK_;
 extern int memtrack__stop(void) MEMTRACK_WEAK_;
 extern int memtrack__running(void) MEMTRACK_WEAK_;
@@ -131,7 +134,9 @@ struct memtrack_path_s;
 extern int memtrack__top_paths(const char *cls, struct memtrack_path_s *out, size_t max,
                                size_t *count) MEMTRACK_WEAK_;
 extern int memtrack__frame_name(const void *frame, char *buf, size_t len) MEMTRACK_WEAK_;
-extern int memtrack__name_block(const void *block, const char *name, const char *file,
+/* The block goes by address (an integer): it is never read, and naming a fresh block must not
+ * look like reading uninitialized memory to the compiler. */
+extern int memtrack__name_block(uintptr_t block, const char *name, const char *file,
                                 int line) MEMTRACK_WEAK_;
 extern int memtrack__peak(struct memtrack_peak_s *out, int thread) MEMTRACK_WEAK_;
 extern int memtrack__peak_reset(int thread) MEMTRACK_WEAK_;
@@ -145,7 +150,7 @@ extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
  * With -lmemtrack the first start reads MEMTRACK_MODE and MEMTRACK_DEPTH from the environment
  * (see README.md); blocks allocated before it are invisible, and freeing them later is counted
  * as an "unknown free", never as a negative count. */
-static inline int memtrack_start(void)
+MEMTRACK_INLINE_ int memtrack_start(void)
 {
     return memtrack__start ? memtrack__start() : MEMTRACK_ENOTRACKER;
 }
@@ -153,13 +158,13 @@ static inline int memtrack_start(void)
 /* Stops recording allocations. Returns 1 if it stopped now, 0 if it was not running. Frees of
  * blocks recorded earlier are still seen, so live counts stay true while stopped; counts are
  * kept until memtrack_clear(). */
-static inline int memtrack_stop(void)
+MEMTRACK_INLINE_ int memtrack_stop(void)
 {
     return memtrack__stop ? memtrack__stop() : MEMTRACK_ENOTRACKER;
 }
 
 /* 1 while tracking, 0 when stopped or never started, MEMTRACK_ENOTRACKER without a tracker. */
-static inline int memtrack_running(void)
+MEMTRACK_INLINE_ int memtrack_running(void)
 {
     return memtrack__running ? memtrack__running() : MEMTRACK_ENOTRACKER;
 }
@@ -167,13 +172,13 @@ static inline int memtrack_running(void)
 /* Forgets everything recorded: counts, live blocks, call paths' figures, peaks. Refused with
  * MEMTRACK_ERUNNING while running: stop first. Blocks recorded before and freed after count as
  * unknown frees. Class names and per-class settings (memtrack_track_paths) are kept. */
-static inline int memtrack_clear(void)
+MEMTRACK_INLINE_ int memtrack_clear(void)
 {
     return memtrack__clear ? memtrack__clear() : MEMTRACK_ENOTRACKER;
 }
 
 /* The totals of everything recorded since the start (or the last clear). */
-static inline int memtrack_totals(memtrack_counts_t *out)
+MEMTRACK_INLINE_ int memtrack_totals(memtrack_counts_t *out)
 {
     return memtrack__totals ? memtrack__totals(out) : MEMTRACK_ENOTRACKER;
 }
@@ -181,8 +186,9 @@ static inline int memtrack_totals(memtrack_counts_t *out)
 /* ---- classes */
 
 /* The counts of one class, in O(1) (for "untagged": O(threads + classes)). MEMTRACK_ENOENT if
- * no allocation was ever tagged with that name; MEMTRACK_EINVAL for a NULL or empty name. */
-static inline int memtrack_count_for(const char *cls, memtrack_counts_t *out)
+ * there is no class of that name (classes are made by tags, typed allocations,
+ * memtrack_track_paths and memtrack_track); MEMTRACK_EINVAL for a NULL or empty name. */
+MEMTRACK_INLINE_ int memtrack_count_for(const char *cls, memtrack_counts_t *out)
 {
     return memtrack__count_for ? memtrack__count_for(cls, out) : MEMTRACK_ENOTRACKER;
 }
@@ -192,13 +198,13 @@ static inline int memtrack_count_for(const char *cls, memtrack_counts_t *out)
  * wins. Returns 0; MEMTRACK_EINVAL for a bad name or MEMTRACK_ENOMEM when no more classes can
  * be made (the scope then tags as untagged); MEMTRACK_ERANGE past 64 scopes (the scope then
  * tags as the 64th). A scope is entered even when an error is returned, and must be popped. */
-static inline int memtrack_tag_push(const char *tag)
+MEMTRACK_INLINE_ int memtrack_tag_push(const char *tag)
 {
     return memtrack__tag_push ? memtrack__tag_push(tag) : MEMTRACK_ENOTRACKER;
 }
 
 /* Ends the innermost scope of memtrack_tag_push. MEMTRACK_ESTATE without one. */
-static inline int memtrack_tag_pop(void)
+MEMTRACK_INLINE_ int memtrack_tag_pop(void)
 {
     return memtrack__tag_pop ? memtrack__tag_pop() : MEMTRACK_ENOTRACKER;
 }
@@ -223,10 +229,9 @@ static inline void *memtrack_calloc_tagged(size_t n, size_t size, const char *ta
  * `name` (declared at file:line) holds it. The name goes with the block until it is freed (a
  * realloc'd block must be named again). Names and file names are cut at 127 bytes.
  * MEMTRACK_ENOENT if the tracker does not know the block (allocated while not tracking). */
-static inline int memtrack_name_block(const void *block, const char *name, const char *file,
-                                      int line)
+MEMTRACK_INLINE_ int memtrack_name_block(void *block, const char *name, const char *file, int line)
 {
-    return memtrack__name_block ? memtrack__name_block(block, name, file, line)
+    return memtrack__name_block ? memtrack__name_block((uintptr_t)block, name, file, line)
                                 : MEMTRACK_ENOTRACKER;
 }
 
@@ -237,7 +242,7 @@ static inline int memtrack_name_block(const void *block, const char *name, const
 /* Records call paths of `depth` frames (1..256) for the allocations of class `cls` from now
  * on, whatever the mode (in `count` mode, the only call paths recorded); 0 switches back to
  * the mode's default. The class is created if needed. */
-static inline int memtrack_track_paths(const char *cls, unsigned depth)
+MEMTRACK_INLINE_ int memtrack_track_paths(const char *cls, unsigned depth)
 {
     return memtrack__track_paths ? memtrack__track_paths(cls, depth) : MEMTRACK_ENOTRACKER;
 }
@@ -256,22 +261,22 @@ static inline int memtrack_track_paths(const char *cls, unsigned depth)
  * endless loop). Events of blocks allocated before the call have no state (NULL).
  * Registering again replaces the callbacks. Returns 0, MEMTRACK_EINVAL for a bad name,
  * MEMTRACK_ENOMEM. */
-static inline int memtrack_track(const char *cls, memtrack_new_fn on_new, memtrack_free_fn on_free,
-                                 void *user)
+MEMTRACK_INLINE_ int memtrack_track(const char *cls, memtrack_new_fn on_new,
+                                    memtrack_free_fn on_free, void *user)
 {
     return memtrack__track ? memtrack__track(cls, on_new, on_free, user) : MEMTRACK_ENOTRACKER;
 }
 
 /* Stops the callbacks of `cls` (events already queued are still delivered). MEMTRACK_ENOENT if
  * it had none. */
-static inline int memtrack_untrack(const char *cls)
+MEMTRACK_INLINE_ int memtrack_untrack(const char *cls)
 {
     return memtrack__untrack ? memtrack__untrack(cls) : MEMTRACK_ENOTRACKER;
 }
 
 /* Delivers every event queued before the call, on the calling thread, and returns when done.
  * Must not be called from a callback (MEMTRACK_ESTATE). */
-static inline int memtrack_flush(void)
+MEMTRACK_INLINE_ int memtrack_flush(void)
 {
     return memtrack__flush ? memtrack__flush() : MEMTRACK_ENOTRACKER;
 }
@@ -287,14 +292,14 @@ typedef struct memtrack_peak_s {
 } memtrack_peak_t;
 
 /* The whole program's live bytes and high-water mark (exact, whatever the threads do). */
-static inline int memtrack_peak(memtrack_peak_t *out)
+MEMTRACK_INLINE_ int memtrack_peak(memtrack_peak_t *out)
 {
     return memtrack__peak ? memtrack__peak(out, 0) : MEMTRACK_ENOTRACKER;
 }
 
 /* The calling thread's: bytes of the blocks it allocated that are live, wherever they are
  * freed, and their high-water mark. */
-static inline int memtrack_thread_peak(memtrack_peak_t *out)
+MEMTRACK_INLINE_ int memtrack_thread_peak(memtrack_peak_t *out)
 {
     return memtrack__peak ? memtrack__peak(out, 1) : MEMTRACK_ENOTRACKER;
 }
@@ -303,13 +308,13 @@ static inline int memtrack_thread_peak(memtrack_peak_t *out)
  * is kept, with its peak and the call paths that held it, and shown by the report (as part of
  * the current stage). It pauses the other threads while the live blocks are scanned once:
  * O(live blocks). MEMTRACK_ENOTSTARTED before the tracker exists. */
-static inline int memtrack_peak_reset(void)
+MEMTRACK_INLINE_ int memtrack_peak_reset(void)
 {
     return memtrack__peak_reset ? memtrack__peak_reset(0) : MEMTRACK_ENOTRACKER;
 }
 
 /* Restarts the calling thread's high-water mark from its live bytes now. O(1). */
-static inline int memtrack_thread_peak_reset(void)
+MEMTRACK_INLINE_ int memtrack_thread_peak_reset(void)
 {
     return memtrack__peak_reset ? memtrack__peak_reset(1) : MEMTRACK_ENOTRACKER;
 }
@@ -317,13 +322,13 @@ static inline int memtrack_thread_peak_reset(void)
 /* Begins a stage named `name` (1 to 63 bytes), ending the current one: the high-water mark
  * restarts, and the report shows each stage with its peak, when it was reached, and the call
  * paths holding memory then. Costs what memtrack_peak_reset costs. */
-static inline int memtrack_stage_begin(const char *name)
+MEMTRACK_INLINE_ int memtrack_stage_begin(const char *name)
 {
     return memtrack__stage_begin ? memtrack__stage_begin(name) : MEMTRACK_ENOTRACKER;
 }
 
 /* Ends the current stage (what follows, until the next stage, is unnamed). */
-static inline int memtrack_stage_end(void)
+MEMTRACK_INLINE_ int memtrack_stage_end(void)
 {
     return memtrack__stage_end ? memtrack__stage_end() : MEMTRACK_ENOTRACKER;
 }
@@ -347,8 +352,8 @@ typedef struct memtrack_path_s {
  * moment of each allocation, for classes that have them (full mode, or memtrack_track_paths).
  * It scans what is live: O(live blocks), for occasional use. MEMTRACK_ENOENT for an unknown
  * class. */
-static inline int memtrack_top_paths(const char *cls, memtrack_path_t *out, size_t max,
-                                     size_t *count)
+MEMTRACK_INLINE_ int memtrack_top_paths(const char *cls, memtrack_path_t *out, size_t max,
+                                        size_t *count)
 {
     return memtrack__top_paths ? memtrack__top_paths(cls, out, max, count) : MEMTRACK_ENOTRACKER;
 }
@@ -357,7 +362,7 @@ static inline int memtrack_top_paths(const char *cls, memtrack_path_t *out, size
  * "function+0xOFF (module)" from the dynamic symbol table, or "module+0xOFF". (For file:line
  * and inlined frames, write a snapshot and use `memtrack report`.) MEMTRACK_ENOBUFS when the
  * name is cut to fit. */
-static inline int memtrack_frame_name(const void *frame, char *buf, size_t len)
+MEMTRACK_INLINE_ int memtrack_frame_name(const void *frame, char *buf, size_t len)
 {
     return memtrack__frame_name ? memtrack__frame_name(frame, buf, len) : MEMTRACK_ENOTRACKER;
 }
@@ -368,7 +373,7 @@ static inline int memtrack_frame_name(const void *frame, char *buf, size_t len)
  * `memtrack report` and `memtrack diff`. Other threads wait while it is written. Returns 0,
  * MEMTRACK_ENOTSTARTED if tracking never started, MEMTRACK_EIO if the file could not be written
  * (errno is left as the system set it, for the reason). */
-static inline int memtrack_snapshot(const char *path)
+MEMTRACK_INLINE_ int memtrack_snapshot(const char *path)
 {
     return memtrack__snapshot ? memtrack__snapshot(path) : MEMTRACK_ENOTRACKER;
 }

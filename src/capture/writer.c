@@ -203,7 +203,7 @@ static void write_nodes(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
     if (alias) write_node(w, 0, 0, root);
 }
 
-static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, uint64_t now)
+static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, mt_timebase_t now)
 {
     uint64_t len = 4;
     for (uint32_t i = 0; i < sc->nthreads; i++)
@@ -230,14 +230,14 @@ static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, uint64
     }
 }
 
-static void write_stage(mt_wbuf_t *w, const mt_stage_t *st)
+static void write_stage(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *st, mt_timebase_t now)
 {
     uint32_t n = (uint32_t)strlen(st->name);
     mt__wbuf_str(w, st->name, n);
-    mt__wbuf_u64(w, st->start_ns);
-    mt__wbuf_u64(w, st->end_ns);
+    mt__wbuf_u64(w, mt__engine_ticks_ns(e, now, st->start_ticks));
+    mt__wbuf_u64(w, st->end_ticks ? mt__engine_ticks_ns(e, now, st->end_ticks) : 0);
     mt__wbuf_u64(w, st->peak_bytes);
-    mt__wbuf_u64(w, st->peak_time_ns);
+    mt__wbuf_u64(w, mt__engine_ticks_ns(e, now, st->peak_ticks));
     mt__wbuf_u32(w, st->ntop);
     for (uint32_t i = 0; i < st->ntop; i++) {
         mt__wbuf_u32(w, st->top[i].node);
@@ -248,7 +248,7 @@ static void write_stage(mt_wbuf_t *w, const mt_stage_t *st)
 
 /* The periods cut by stages and peak resets; `current` is the period running now, filled in by
  * the writer (its peak is not final). Nothing when the program never cut one. */
-static void write_stages(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *current)
+static void write_stages(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *current, mt_timebase_t now)
 {
     if (!e->stages) return;
     uint64_t len = 4;
@@ -260,7 +260,7 @@ static void write_stages(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *current
     section(w, MT_SEC_STAGES, len);
     mt__wbuf_u32(w, count);
     for (const mt_stage_t *st = e->stages; st; st = st->next)
-        write_stage(w, st == e->stage ? current : st);
+        write_stage(w, e, st == e->stage ? current : st, now);
 }
 
 typedef struct names_ctx_s {
@@ -347,9 +347,9 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     mt__wbuf_put(w, MT_FMT_MAGIC, MT_FMT_MAGIC_LEN);
     mt__wbuf_u32(w, MT_FMT_VERSION);
     mt__wbuf_u32(w, MT_FMT_HEADER_SIZE);
-    /* One clock reading for the whole capture: its duration and any peak time still pending. */
-    uint64_t now = mt__os_now_ns() - e->start_ns;
-    write_meta(w, e, info, now);
+    /* One moment for the whole capture: its duration, and every time converted from ticks. */
+    mt_timebase_t now = mt__engine_now(e);
+    write_meta(w, e, info, now.ns);
 
     uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
     section(w, MT_SEC_MODULES, mlen);
@@ -378,12 +378,13 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     if (e->stage) {
         current = *e->stage;
         current.peak_bytes = tot.peak_bytes;
-        current.peak_time_ns = tot.peak_time_ns;
+        current.peak_ticks = tot.peak_ticks;
         if (sc.figs) mt__stage_keep_top(&current, sc.figs, sc.nnodes);
     }
     if (e->best_bytes > tot.peak_bytes) {
         tot.peak_bytes = e->best_bytes;
-        tot.peak_time_ns = e->best_time_ns;
+        tot.peak_ticks = e->best_ticks;
+        tot.peak_time_ns = mt__engine_ticks_ns(e, now, e->best_ticks);
         for (uint32_t i = 0; sc.figs && i < sc.nnodes; i++)
             sc.figs[i].peak_blocks = sc.figs[i].peak_bytes = 0;
         for (uint32_t i = 0; sc.figs && i < e->nbest; i++) {
@@ -395,7 +396,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_nodes(w, e, &sc);
     write_threads(w, e, &sc, now);
     write_classes(w, e);
-    write_stages(w, e, &current);
+    write_stages(w, e, &current, now);
     write_names(w, e, self);
     write_totals(w, &tot, &sc);
 

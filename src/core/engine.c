@@ -24,6 +24,8 @@ mt_engine_t *mt__engine_create(const mt_config_t *config)
     if (!e) return NULL;
     e->config = *config;
     e->start_ns = mt__os_now_ns();
+    e->start_ticks = mt__os_ticks();
+    e->period_ticks = e->start_ticks;
     e->start_realtime_ns = mt__os_realtime_ns();
     e->retired = mt__nodemap_new(64);
     if (!e->retired || mt__live_init(&e->live) != 0 || mt__tree_init(&e->tree) != 0 ||
@@ -161,16 +163,6 @@ static inline mt_pair_t global_add(mt_engine_t *e, uint64_t delta, mt_pair_t *af
 
 /* ---- recording */
 
-/* The times of peaks are read from the clock lazily: a run of allocations that each set a new
- * peak (a program building a large structure) reads the clock once, at the thread's first
- * event that is not a new peak, within nanoseconds of the peak itself. */
-static inline void settle_times(mt_thread_t *t)
-{
-    /* Relaxed: only this thread writes it. */
-    if (__builtin_expect(!mt_load_relaxed(&t->time_pending), 1)) return;
-    mt__thread_settle_times(t);
-}
-
 void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
                       const uint64_t *frames, unsigned n)
 {
@@ -188,12 +180,13 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
     }
 
     mt_pair_t after, before = global_add(e, size, &after);
+    uint64_t ticks = 0;
     if (after.hi > before.hi) {
-        /* Relaxed: read by the writer only. */
+        /* Relaxed: read by the writer only. The tick count costs no system call, so even a
+         * run of allocations that each set a new peak stays cheap. */
+        ticks = mt__os_ticks();
         mt_store_relaxed(&t->gpeak_value, mt__peak_tag(e, after.hi));
-        mt_owner_add(&t->time_pending, mt_load_relaxed(&t->time_pending) & 1 ? 0 : 1);
-    } else {
-        settle_times(t);
+        mt_store_relaxed(&t->gpeak_ticks, ticks);
     }
 
     mt_owner_add(&t->allocations, 1);
@@ -204,7 +197,7 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
                     mt_load_relaxed(&t->remote_freed_bytes);
     if (live > mt_load_relaxed(&t->peak_bytes)) {
         mt_store_relaxed(&t->peak_bytes, live);
-        mt_owner_add(&t->time_pending, mt_load_relaxed(&t->time_pending) & 2 ? 0 : 2);
+        mt_store_relaxed(&t->peak_ticks, ticks ? ticks : mt__os_ticks());
     }
     mt_nstat_t *ns = node_stat(t, node);
     if (ns) {
@@ -243,7 +236,6 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
     mt_engine_t *e = t->engine;
     mt_pair_t after;
     global_add(e, (uint64_t)0 - b->size, &after);
-    settle_times(t);
 
     mt_owner_add(&t->frees, 1);
     mt_owner_add(&t->freed_bytes, b->size);
@@ -320,23 +312,21 @@ bool mt__engine_free(mt_thread_t *t, uint64_t addr)
 
 /* ---- reading */
 
-void mt__thread_settle_times(mt_thread_t *t)
+uint64_t mt__engine_ticks_ns(const mt_engine_t *e, mt_timebase_t now, uint64_t ticks)
 {
-    uint64_t now = mt__os_now_ns() - t->engine->start_ns;
-    /* Relaxed: read by the capture writer, which accepts a value in flight. */
-    unsigned pending = mt_load_relaxed(&t->time_pending);
-    if (pending & 1) mt_store_relaxed(&t->gpeak_time_ns, now);
-    if (pending & 2) mt_store_relaxed(&t->peak_time_ns, now);
-    mt_store_relaxed(&t->time_pending, 0);
+    if (ticks <= e->start_ticks || now.ticks <= e->start_ticks) return 0;
+    unsigned __int128 ns = (unsigned __int128)(ticks - e->start_ticks) * now.ns;
+    uint64_t v = (uint64_t)(ns / (now.ticks - e->start_ticks));
+    return v < now.ns ? v : now.ns;
 }
 
-uint64_t mt__thread_peak_time(mt_thread_t *t, uint64_t now)
+uint64_t mt__thread_peak_time(mt_thread_t *t, mt_timebase_t now)
 {
     /* Relaxed: see mt__engine_totals. */
-    return mt_load_relaxed(&t->time_pending) & 2 ? now : mt_load_relaxed(&t->peak_time_ns);
+    return mt__engine_ticks_ns(t->engine, now, mt_load_relaxed(&t->peak_ticks));
 }
 
-void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
+void mt__engine_totals(mt_engine_t *e, mt_timebase_t now, mt_totals_t *out)
 {
     memset(out, 0, sizeof(*out));
     mt_pair_t g = mt_pair_peek(&e->global);
@@ -344,6 +334,9 @@ void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
     mt_pair_cas(&e->global, &exact, g); /* an untorn read: a CAS that writes what is there */
     out->live_bytes = exact.lo;
     out->peak_bytes = exact.hi;
+    /* A period's peak is at least its live bytes when it began; a thread that raised it since
+     * says when it did. */
+    out->peak_ticks = e->period_ticks;
     uint32_t n = mt__engine_thread_count(e);
     for (uint32_t i = 0; i < n; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
@@ -355,9 +348,9 @@ void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out)
         out->temporary += mt_load_relaxed(&t->temporary);
         out->unknown_frees += mt_load_relaxed(&t->unknown_frees);
         if (mt_load_relaxed(&t->gpeak_value) == mt__peak_tag(e, exact.hi) && exact.hi != 0)
-            out->peak_time_ns =
-                mt_load_relaxed(&t->time_pending) & 1 ? now : mt_load_relaxed(&t->gpeak_time_ns);
+            out->peak_ticks = mt_load_relaxed(&t->gpeak_ticks);
     }
+    out->peak_time_ns = mt__engine_ticks_ns(e, now, out->peak_ticks);
 }
 
 int mt__engine_clear(mt_engine_t *e)
@@ -375,12 +368,11 @@ int mt__engine_clear(mt_engine_t *e)
             &t->allocations,         &t->allocated_bytes,    &t->frees,
             &t->freed_bytes,         &t->temporary,          &t->unknown_frees,
             &t->own_freed_blocks,    &t->own_freed_bytes,    &t->peak_bytes,
-            &t->peak_time_ns,        &t->gpeak_value,        &t->gpeak_time_ns,
+            &t->peak_ticks,          &t->gpeak_value,        &t->gpeak_ticks,
             &t->remote_freed_blocks, &t->remote_freed_bytes,
         };
         for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
             mt_store_relaxed(counters[c], 0);
-        mt_store_relaxed(&t->time_pending, 0);
         t->last_alloc = 0;
         if (t->map) memset(t->map->slots, 0, sizeof(mt_nstat_t) * (t->map->mask + 1u));
         if (t->map) t->map->used = 0;
@@ -400,7 +392,7 @@ void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *ou
         return;
     }
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     mt_class_counts_t tagged = {0}, k;
     uint32_t n = mt__class_count(&e->classes);
     for (uint32_t id = 1; id < n; id++) {

@@ -14,6 +14,7 @@
 #include "core/names.h"
 #include "core/lock.h"
 #include "core/nodemap.h"
+#include "core/os.h"
 
 #define MT_DEPTH_DEFAULT 64
 #define MT_DEPTH_MAX     256
@@ -22,6 +23,13 @@
 #define MT_THREADS_MAX   (MT_THREAD_DIR * 1024)
 
 typedef struct mt_engine_s mt_engine_t;
+
+/* A moment: nanoseconds since the engine started, and the tick count then. Every time of one
+ * capture or query is converted from ticks against the same moment, so times of one event
+ * agree wherever they are shown, and none passes the moment. */
+typedef struct mt_timebase_s {
+    uint64_t ns, ticks;
+} mt_timebase_t;
 
 /* A call path's share of a peak. */
 typedef struct mt_contrib_s {
@@ -37,8 +45,10 @@ typedef struct mt_contrib_s {
  * the stage's name). Its peak and top contributors are exact; they are final once it ends. */
 typedef struct mt_stage_s {
     char name[MT_STAGE_NAME_MAX + 1];
-    uint64_t start_ns, end_ns; /* end_ns 0: the current period */
-    uint64_t peak_bytes, peak_time_ns;
+    /* Times as tick counts (mt__os_ticks), converted when a capture is written, so that the
+     * times of all periods and their peaks are converted against one moment and agree. */
+    uint64_t start_ticks, end_ticks; /* end_ticks 0: the current period */
+    uint64_t peak_bytes, peak_ticks;
     uint32_t ntop;
     mt_contrib_t top[MT_STAGE_TOP]; /* biggest first */
     struct mt_stage_s *next;
@@ -81,11 +91,10 @@ typedef struct mt_thread_s {
     _Atomic uint64_t frees, freed_bytes; /* frees this thread made, of anyone's blocks */
     _Atomic uint64_t temporary, unknown_frees;
     _Atomic uint64_t own_freed_blocks, own_freed_bytes; /* its own blocks it freed itself */
-    _Atomic uint64_t peak_bytes, peak_time_ns;          /* high-water mark of its live bytes */
-    _Atomic uint64_t gpeak_value, gpeak_time_ns;        /* the last global peak it set */
-    uint64_t last_alloc;                                /* for temporary allocations */
-    int no_events;                 /* set while this thread runs callbacks: it queues no events */
-    _Atomic unsigned time_pending; /* 1: gpeak_time_ns, 2: peak_time_ns not read yet */
+    _Atomic uint64_t peak_bytes, peak_ticks;   /* high-water mark of its live bytes, and when */
+    _Atomic uint64_t gpeak_value, gpeak_ticks; /* the last global peak it set (a peak tag), when */
+    uint64_t last_alloc;                       /* for temporary allocations */
+    int no_events; /* set while this thread runs callbacks: it queues no events */
 
     /* 1 while the owner is recording an event: the capture writer waits for it to drop to 0
      * (mt__engine_quiesce) so that a capture is one consistent moment. */
@@ -106,7 +115,7 @@ struct mt_engine_s {
     char pad_global[48];
 
     mt_config_t config;
-    uint64_t start_ns, start_realtime_ns;
+    uint64_t start_ns, start_realtime_ns, start_ticks;
     mt_live_t live;
     mt_tree_t tree;
     mt_classes_t classes;
@@ -126,8 +135,9 @@ struct mt_engine_s {
      * ended periods are kept here, and the best of them with all its contributors. */
     uint64_t period;            /* number of the current period; peak tags carry it */
     mt_stage_t *stages, *stage; /* all periods, oldest first; the current one */
-    uint64_t best_bytes, best_time_ns;
-    mt_contrib_t *best; /* contributors of the best ended period (arena) */
+    uint64_t best_bytes, best_ticks;
+    uint64_t period_ticks; /* when the current period began (the time of its first peak) */
+    mt_contrib_t *best;    /* contributors of the best ended period (arena) */
     uint32_t nbest, best_cap;
 };
 
@@ -188,12 +198,12 @@ typedef struct mt_totals_s {
     uint64_t allocations, frees, allocated_bytes, freed_bytes;
     uint64_t temporary, unknown_frees;
     uint64_t peak_bytes, peak_time_ns; /* global */
+    uint64_t peak_ticks;               /* peak_time_ns as a tick count */
     uint64_t live_bytes;               /* from the global counter */
 } mt_totals_t;
 
-/* `now`: nanoseconds since the engine started, the time of the capture (a peak time still
- * pending is taken as `now`). */
-void mt__engine_totals(mt_engine_t *e, uint64_t now, mt_totals_t *out);
+/* `now`: the moment of the capture or query (mt__engine_now), for the peak's time. */
+void mt__engine_totals(mt_engine_t *e, mt_timebase_t now, mt_totals_t *out);
 
 /* Forgets everything recorded: live blocks, counters, node figures, peaks, class counts. Call
  * paths, classes and threads stay registered. No other thread may use the engine meanwhile.
@@ -209,13 +219,18 @@ void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *ou
  * (a fence on every side, or mt__os_membarrier). Returns false on time-out. */
 bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns);
 
-/* Reads the clock for peak times still pending on the calling thread `t` (engine.c). */
-void mt__thread_settle_times(mt_thread_t *t);
+static inline mt_timebase_t mt__engine_now(const mt_engine_t *e)
+{
+    mt_timebase_t tb = {mt__os_now_ns() - e->start_ns, mt__os_ticks()};
+    return tb;
+}
 
-/* The time of `t`'s own peak. One still pending (the thread has not had an event since) is
- * taken as `now`, the time of the capture: for a thread that stopped at its peak, the closest
- * it can be known. */
-uint64_t mt__thread_peak_time(mt_thread_t *t, uint64_t now);
+/* Nanoseconds since the engine started for a tick count taken between its start and `now`
+ * (ticks run at a constant rate, but an unknown one: the two points calibrate it). */
+uint64_t mt__engine_ticks_ns(const mt_engine_t *e, mt_timebase_t now, uint64_t ticks);
+
+/* The time of `t`'s own peak, in nanoseconds since the engine started. */
+uint64_t mt__thread_peak_time(mt_thread_t *t, mt_timebase_t now);
 
 static inline uint32_t mt__engine_thread_count(mt_engine_t *e)
 {
@@ -287,14 +302,14 @@ unsigned mt__engine_path_frames(mt_engine_t *e, uint32_t node, uint64_t *frames,
  * kept, and the global peak restarts from the live bytes. O(live blocks). No other thread may
  * record events meanwhile (see mt__engine_quiesce). Returns -1 without memory (the period
  * still ends, its contributors possibly incomplete: the engine is flagged degraded). */
-int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, uint64_t now,
+int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_timebase_t now,
                           uint32_t self);
 
 /* Keeps in st->top the MT_STAGE_TOP biggest peak contributors of figs[0..nnodes). */
 void mt__stage_keep_top(mt_stage_t *st, const mt_node_figs_t *figs, uint32_t nnodes);
 
 /* The global current and peak live bytes of the current period, and the peak's time. */
-void mt__engine_peak(mt_engine_t *e, uint64_t now, uint64_t *current, uint64_t *peak,
+void mt__engine_peak(mt_engine_t *e, mt_timebase_t now, uint64_t *current, uint64_t *peak,
                      uint64_t *peak_time_ns);
 
 /* Forgets the calling thread's high-water mark: it restarts from its live bytes now. */

@@ -13,7 +13,18 @@ void *mt__os_map(size_t size);
 void mt__os_unmap(void *p, size_t size);
 size_t mt__os_page_size(void);
 
-uint64_t mt__os_now_ns(void);      /* CLOCK_MONOTONIC */
+uint64_t mt__os_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* A cheap, monotonic tick count (the TSC on x86-64: no system call), for timestamps taken on
+ * the hot path and converted to nanoseconds later (mt__os_ticks_to_ns). */
+static inline uint64_t mt__os_ticks(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_rdtsc();
+#else
+    return mt__os_now_ns();
+#endif
+}
 uint64_t mt__os_realtime_ns(void); /* CLOCK_REALTIME */
 uint64_t mt__os_tid(void);         /* the kernel's thread id */
 

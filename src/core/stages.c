@@ -59,7 +59,7 @@ static int keep_best(mt_engine_t *e, const mt_node_figs_t *figs, uint32_t nnodes
     return 0;
 }
 
-static mt_stage_t *new_stage(mt_engine_t *e, const char *name, uint64_t now)
+static mt_stage_t *new_stage(mt_engine_t *e, const char *name, uint64_t ticks)
 {
     mt_stage_t *st = mt__arena_alloc(sizeof(*st));
     if (!st) return NULL;
@@ -67,7 +67,7 @@ static mt_stage_t *new_stage(mt_engine_t *e, const char *name, uint64_t now)
         size_t n = strnlen(name, MT_STAGE_NAME_MAX);
         memcpy(st->name, name, n);
     }
-    st->start_ns = now;
+    st->start_ticks = ticks;
     if (e->stage)
         e->stage->next = st;
     else
@@ -76,11 +76,12 @@ static mt_stage_t *new_stage(mt_engine_t *e, const char *name, uint64_t now)
     return st;
 }
 
-int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, uint64_t now,
+int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_timebase_t now,
                           uint32_t self)
 {
     int r = 0;
-    if (!e->stage && !new_stage(e, NULL, 0)) r = -1; /* the time before the first cut */
+    if (!e->stage && !new_stage(e, NULL, e->start_ticks))
+        r = -1; /* the time before the first cut */
     mt_totals_t tot;
     mt__engine_totals(e, now, &tot);
     uint32_t nnodes = mt__tree_count(&e->tree);
@@ -94,16 +95,16 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, uint
         if (locked) mt_unlock(&s->lock);
     }
     if (e->stage) {
-        e->stage->end_ns = now;
+        e->stage->end_ticks = now.ticks;
         e->stage->peak_bytes = tot.peak_bytes;
-        e->stage->peak_time_ns = tot.peak_time_ns;
+        e->stage->peak_ticks = tot.peak_ticks;
         if (c.figs) mt__stage_keep_top(e->stage, c.figs, nnodes);
     }
     if (!c.figs) r = -1;
     if (c.figs && (tot.peak_bytes > e->best_bytes || (!e->nbest && tot.peak_bytes))) {
         if (keep_best(e, c.figs, nnodes) == 0) {
             e->best_bytes = tot.peak_bytes;
-            e->best_time_ns = tot.peak_time_ns;
+            e->best_ticks = tot.peak_ticks;
         } else {
             r = -1;
         }
@@ -118,12 +119,13 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, uint
     char kept[MT_STAGE_NAME_MAX + 1] = "";
     if (keep_name && e->stage) memcpy(kept, e->stage->name, sizeof(kept));
     e->period++;
-    if (!new_stage(e, keep_name ? kept : name, now)) r = -1;
+    e->period_ticks = now.ticks;
+    if (!new_stage(e, keep_name ? kept : name, now.ticks)) r = -1;
     if (r) atomic_fetch_or_explicit(&e->flags, MT_ENGINE_DEGRADED, memory_order_relaxed);
     return r;
 }
 
-void mt__engine_peak(mt_engine_t *e, uint64_t now, uint64_t *current, uint64_t *peak,
+void mt__engine_peak(mt_engine_t *e, mt_timebase_t now, uint64_t *current, uint64_t *peak,
                      uint64_t *peak_time_ns)
 {
     mt_totals_t tot;
@@ -143,6 +145,5 @@ uint64_t mt__thread_live(mt_thread_t *t)
 void mt__thread_peak_reset(mt_thread_t *t)
 {
     mt_store_relaxed(&t->peak_bytes, mt__thread_live(t)); /* relaxed: the owner's own field */
-    mt__thread_settle_times(t);
-    mt_store_relaxed(&t->peak_time_ns, mt__os_now_ns() - t->engine->start_ns);
+    mt_store_relaxed(&t->peak_ticks, mt__os_ticks());
 }

@@ -110,7 +110,7 @@ MT_EXPORT int memtrack__totals(memtrack_counts_t *out)
         return MEMTRACK_OK;
     }
     mt_totals_t t;
-    mt__engine_totals(e, 0, &t);
+    mt__engine_totals(e, mt__engine_now(e), &t);
     fill_counts(out, t.allocations, t.allocated_bytes, t.frees, t.freed_bytes);
     return MEMTRACK_OK;
 }
@@ -221,14 +221,14 @@ MT_EXPORT int memtrack__peak(memtrack_peak_t *out, int thread)
     if (thread) {
         mt_thread_t *t = mt__tls.thread;
         if (!t) return MEMTRACK_OK; /* this thread never allocated while tracked */
-        uint64_t now = mt__os_now_ns() - e->start_ns;
+        mt_timebase_t now = mt__engine_now(e);
         out->current_bytes = mt__thread_live(t);
         /* Relaxed: the thread's own fields. */
         out->peak_bytes = mt_load_relaxed(&t->peak_bytes);
         out->peak_time_ns = mt__thread_peak_time(t, now);
         return MEMTRACK_OK;
     }
-    mt__engine_peak(e, mt__os_now_ns() - e->start_ns, &out->current_bytes, &out->peak_bytes,
+    mt__engine_peak(e, mt__engine_now(e), &out->current_bytes, &out->peak_bytes,
                     &out->peak_time_ns);
     return MEMTRACK_OK;
 }
@@ -243,8 +243,7 @@ static int cut_period(const char *name, bool keep_name)
     mt_lock(&api_lock, API_LOCK_ID);
     int was = mt__tracker_switch(MT_TRACK_PAUSED);
     mt_thread_t *self = mt__tls.thread;
-    int r = mt__engine_new_period(e, name, keep_name, mt__os_now_ns() - e->start_ns,
-                                  self ? self->self : 0);
+    int r = mt__engine_new_period(e, name, keep_name, mt__engine_now(e), self ? self->self : 0);
     mt__tracker_switch(was);
     mt_unlock(&api_lock);
     mt__tls.busy = busy;
@@ -318,7 +317,7 @@ MT_EXPORT int memtrack__frame_name(const void *frame, char *buf, size_t len)
     return n >= 0 && (size_t)n < len ? MEMTRACK_OK : MEMTRACK_ENOBUFS;
 }
 
-MT_EXPORT int memtrack__name_block(const void *block, const char *name, const char *file, int line)
+MT_EXPORT int memtrack__name_block(uintptr_t block, const char *name, const char *file, int line)
 {
     if (!block || !name || !*name || line < 0) return MEMTRACK_EINVAL;
     mt_engine_t *e = mt__tracker_engine();

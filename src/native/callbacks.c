@@ -110,6 +110,9 @@ static size_t deliver(mt_engine_t *e)
             for (uint32_t i = 0; c && i < n; i++) {
                 void *block = (void *)(uintptr_t)ev[i].addr;
                 if (!ev[i].is_free) {
+                    /* A state left at this address by a block whose free was not seen (freed
+                     * while untracked) is not this block's. */
+                    take_state(ev[i].addr, id);
                     void *state = c->on_new ? c->on_new(k->name, block, ev[i].size, c->user) : NULL;
                     if (state) put_state(ev[i].addr, id, state);
                 } else {
