@@ -556,3 +556,82 @@ class ApiCase(MemtrackCase):
             vals = lines.get(k)
             got[k] = None if vals is None else (vals[0] if isinstance(v, int) else vals)
         self.assertEqual(got, dict(expected), "%s\n%s" % (what, res.describe()))
+
+
+# --- helpers of the API tests of stages, callbacks, names, top paths and snapshots ----------
+
+def compile_c(src, out, linked=True, extra=(), timeout=TIMEOUT):
+    """Compiles one C file (a path, or relative to the source tree) with the public header, as
+    a user would: `cc -std=c17 -Wall -Wextra -Werror -I include SRC [-lmemtrack] -o OUT`, linked
+    with the build's libmemtrack.so (rpath set) when `linked`. $CC chooses the compiler.
+    Returns the CompletedProcess (check returncode)."""
+    src = src if os.path.isabs(src) else os.path.join(SOURCE_DIR, src)
+    argv = [os.environ.get("CC") or "cc", "-std=c17", "-O1", "-g", "-Wall", "-Wextra",
+            "-Wstrict-prototypes", "-Werror", "-I", os.path.join(SOURCE_DIR, "include")]
+    argv += list(extra) + [src, "-o", out, "-pthread"]
+    if linked:
+        argv += ["-L", BUILD_DIR, "-lmemtrack", "-Wl,-rpath," + BUILD_DIR]
+    return run_proc(argv, timeout=timeout)
+
+
+def peak_line(lines, key):
+    """A memtrack_peak_t a program printed as `key current peak time_ns` -> (current, peak,
+    time_ns)."""
+    vals = lines.get(key)
+    if vals is None or len(vals) != 3:
+        raise AssertionError("no peak line %r in %r" % (key, sorted(lines)))
+    return tuple(vals)
+
+
+def innermost_function(entry):
+    """The function of the innermost frame of a report entry (contributor or leak), below
+    any operator new frames; "" for an empty stack."""
+    stack = entry.get("stack") or []
+    i = user_frame_index(stack)
+    return fn_name(stack[i]) if i < len(stack) else ""
+
+
+def by_function(entries, key_blocks="blocks", key_bytes="bytes"):
+    """{innermost function: (blocks, bytes)} summed over report entries."""
+    out = {}
+    for e in entries:
+        f = innermost_function(e)
+        b, n = out.get(f, (0, 0))
+        out[f] = (b + e[key_blocks], n + e[key_bytes])
+    return out
+
+
+class LineReader:
+    """Reads a running program's output (a pipe's file object or fd) line by line, with a
+    deadline: read the pipe with os.read so that select() never waits for lines that already
+    sit in a buffer."""
+
+    def __init__(self, pipe):
+        self.fd = pipe if isinstance(pipe, int) else pipe.fileno()
+        self.buf = b""
+        self.seen = []
+
+    def wait(self, prefix, timeout=TIMEOUT):
+        """The next line starting with `prefix` (without the newline); raises on EOF or after
+        `timeout` seconds."""
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                text = line.decode("utf-8", "replace")
+                self.seen.append(text)
+                if text.startswith(prefix):
+                    return text
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no line %r within %ss; got %r" % (prefix, timeout,
+                                                                        self.seen))
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    raise AssertionError("output ended before a line %r; got %r" % (
+                        prefix, self.seen))
+                self.buf += chunk

@@ -111,6 +111,21 @@ class Lifecycle(ApiCase):
         data = self.load(self.only_capture(res, "api_lifecycle"))
         self.assertTotals(data, {"allocations": 0, "live_blocks": 0})
 
+    def test_clear_while_threads_free(self):
+        """memtrack_clear while 4 threads free 20000 blocks recorded before it: whatever was
+        freed before the clear is forgotten with the rest, what is freed after it is an
+        unknown free; the figures afterwards are exactly zero and the capture is whole."""
+        for mode in ("linked", "run"):
+            res, lines, d = self.run_mode(mode)
+            self.assertLines(lines, {"clear_race_start": 1, "clear_race_stop": 1,
+                                     "clear_race_clear": 0, "clear_race_snapshot": 0}, res, mode)
+            self.assertEqual(api_counts(lines, "clear_race_totals"), ZERO, res.describe())
+            self.assertEqual(api_counts(lines, "clear_race_class"), ZERO, res.describe())
+            data = self.load(os.path.join(d, "clear_race.mtc"))
+            self.assertTotals(data, {"allocations": 0, "frees": 0, "live_blocks": 0,
+                                     "live_bytes": 0})
+            self.assertLessEqual(data["totals"]["unknown_frees"], 20000 + 16)
+
     def test_start_stop_race(self):
         """8 threads call memtrack_start at once, then memtrack_stop: exactly one of each
         returns 1, the others 0."""

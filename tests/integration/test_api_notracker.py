@@ -67,6 +67,17 @@ class EveryCall(ApiCase):
         self.assertEqual([f for f in res.files() if f.endswith(".mtc")], [], res.describe())
         self.assertEqual(res.stderr, "", res.describe())
 
+    def test_later_functions_without_tracker(self):
+        """Names, callbacks, peaks, stages, top paths, frame names: MEMTRACK_ENOTRACKER."""
+        res, lines = self.run_api("api_notracker", ["later"], mode="plain")
+        E = self.E["ENOTRACKER"]
+        expected = {k: E for k in (
+            "name_block", "track_var", "track", "untrack", "flush", "peak", "thread_peak",
+            "peak_reset", "thread_peak_reset", "stage_begin", "stage_end", "top_paths",
+            "frame_name")}
+        expected["top_paths_count_untouched"] = 1
+        self.assertLines(lines, expected, res)
+
     def expected_with_tracker(self, started_before):
         E = self.E
         expected = {

@@ -7,6 +7,8 @@
  *
  *   api_lifecycle DIR     (snapshots are written into DIR) */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +160,54 @@ static void race(void)
     pthread_barrier_destroy(&barrier);
 }
 
+/* memtrack_clear while 4 threads free blocks recorded before it (stopped, so frees are still
+ * recorded): frees before the clear are forgotten with everything else, frees after it are
+ * unknown; the figures after the clear stay exactly zero. */
+#define NFREERS  4
+#define PER_FREE 5000
+static void *to_free[NFREERS][PER_FREE];
+static atomic_long freed[NFREERS];
+
+static void *freer(void *arg)
+{
+    int i = (int)(long)arg;
+    pthread_barrier_wait(&barrier);
+    for (int k = 0; k < PER_FREE; k++) {
+        free(to_free[i][k]);
+        atomic_store_explicit(&freed[i], k + 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+static void clear_race(void)
+{
+    pthread_t t[NFREERS];
+    put("clear_race_start", memtrack_start());
+    memtrack_tag_push("clear_race");
+    for (int i = 0; i < NFREERS; i++)
+        for (int k = 0; k < PER_FREE; k++)
+            to_free[i][k] = malloc(24);
+    memtrack_tag_pop();
+    put("clear_race_stop", memtrack_stop());
+    pthread_barrier_init(&barrier, NULL, NFREERS + 1);
+    for (long i = 0; i < NFREERS; i++)
+        pthread_create(&t[i], NULL, freer, (void *)i);
+    pthread_barrier_wait(&barrier);
+    while (atomic_load(&freed[0]) < PER_FREE / 4)
+        sched_yield();
+    put("clear_race_clear", memtrack_clear());
+    long during = 0;
+    for (int i = 0; i < NFREERS; i++)
+        during += atomic_load(&freed[i]) < PER_FREE;
+    put("clear_race_freeing_during_clear", during > 0);
+    for (int i = 0; i < NFREERS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    put_totals("clear_race_totals");
+    put_class("clear_race_class", "clear_race");
+    put("clear_race_snapshot", memtrack_snapshot(in_dir("clear_race.mtc")));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 || strlen(argv[1]) >= sizeof(dir) - 64) return 2;
@@ -227,6 +277,7 @@ int main(int argc, char **argv)
 
     put("stop3", memtrack_stop());
     race();
+    clear_race();
     put("clear_end", memtrack_clear());
     put_class("life_after_clear", "life");
     put_totals("totals_after_clear_end");

@@ -4,7 +4,8 @@
  * run`, where test_api_notracker.py expects the tracker's answers instead.
  *
  *   api_notracker calls SNAPSHOT_PATH   one `key value` line per call (values signed)
- *   api_notracker errors                `err CODE NAME` and `msg CODE MESSAGE` lines */
+ *   api_notracker errors                `err CODE NAME` and `msg CODE MESSAGE` lines
+ *   api_notracker later                 the functions added later, one line each */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -182,8 +183,39 @@ static void calls(const char *snapshot_path)
     put("errno_kept", errno_kept);
 }
 
+/* The functions added to the header after the first ones: without a tracker, each is
+ * MEMTRACK_ENOTRACKER too (only run plain). */
+static void later(void)
+{
+    char *block = calloc(1, 16); /* written: GCC warns of a malloc'd block read uninitialized */
+    sink = block;
+    put("name_block", memtrack_name_block(block, "block", __FILE__, __LINE__));
+    put("track_var", MEMTRACK_TRACK(block));
+    put("track", memtrack_track("nt_class", NULL, NULL, NULL));
+    put("untrack", memtrack_untrack("nt_class"));
+    put("flush", memtrack_flush());
+    memtrack_peak_t pk;
+    put("peak", memtrack_peak(&pk));
+    put("thread_peak", memtrack_thread_peak(&pk));
+    put("peak_reset", memtrack_peak_reset());
+    put("thread_peak_reset", memtrack_thread_peak_reset());
+    put("stage_begin", memtrack_stage_begin("stage"));
+    put("stage_end", memtrack_stage_end());
+    memtrack_path_t paths[2];
+    size_t count = 12345;
+    put("top_paths", memtrack_top_paths("nt_class", paths, 2, &count));
+    put("top_paths_count_untouched", count == 12345);
+    char name[64];
+    put("frame_name", memtrack_frame_name((const void *)&later, name, sizeof(name)));
+    free(block);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "later") == 0) {
+        later();
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "errors") == 0) {
         errors();
         return 0;
@@ -192,6 +224,6 @@ int main(int argc, char **argv)
         calls(argv[2]);
         return 0;
     }
-    put_text("usage", 2, "api_notracker calls SNAPSHOT_PATH | errors");
+    put_text("usage", 2, "api_notracker calls SNAPSHOT_PATH | errors | later");
     return 2;
 }

@@ -41,7 +41,7 @@ static void add_live(const mt_block_t *b, void *ctx)
 static mt_node_figs_t *node_figures(mt_engine_t *e, uint32_t *n, uint64_t *peak)
 {
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     figs_t f = {.n = mt__tree_count(&e->tree), .peak = tot.peak_bytes};
     f.figs = calloc(f.n, sizeof(*f.figs));
     mt__engine_node_figures(e, f.figs, f.n, f.peak, 0);
@@ -152,7 +152,7 @@ static void test_counts_and_unknown_frees(void **state)
     assert_false(mt__engine_free(t, 0x2000)); /* double free: unknown */
     assert_false(mt__engine_free(t, 0x9999)); /* never allocated */
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     assert_int_equal(tot.allocations, 3);
     assert_int_equal(tot.allocated_bytes, 600);
     assert_int_equal(tot.frees, 1);
@@ -236,7 +236,7 @@ static void test_temporary_allocations(void **state)
     mt__engine_alloc(t, 0x40, 8, 0, p, 1);
     mt__engine_free(t, 0x40); /* temporary */
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     assert_int_equal(tot.temporary, 2);
     assert_int_equal(t->temporary, 2);
     assert_int_equal(u->frees, 1);
@@ -265,7 +265,7 @@ static void test_realloc_take_and_put_back(void **state)
     mt__engine_free_taken(t, &b); /* the realloc succeeded */
     mt__engine_alloc(t, 0x200, 80, 0, p, 1);
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     assert_int_equal(tot.allocations, 2);
     assert_int_equal(tot.frees, 1);
     assert_int_equal(tot.unknown_frees, 1);
@@ -346,7 +346,7 @@ static void test_concurrent_exact_counts(void **state)
         pthread_join(th[i], NULL);
 
     mt_totals_t tot;
-    mt__engine_totals(e, 0, &tot);
+    mt__engine_totals(e, mt__engine_now(e), &tot);
     uint64_t live_blocks = NTHREADS * 10;
     uint64_t live_bytes = 0, all_bytes = 0;
     for (uint64_t i = 0; i < ROUNDS; i++)
