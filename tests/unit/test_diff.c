@@ -16,6 +16,7 @@
 
 #include "capture_builder.h"
 #include "cli/args.c"
+#include "cli_run.h"
 #include "cli/diff_cmd.c"
 #include "report/report.h"
 
@@ -643,48 +644,13 @@ static void test_classes(void **state)
 
 /* --- the command line -------------------------------------------------------------------- */
 
-typedef struct result_s {
-    int status;
-    char out[32768];
-    char err[4096];
-} result_t;
-
-static void slurp(FILE *f, char *buf, size_t len)
-{
-    rewind(f);
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
 /* Runs `memtrack diff ARGS...` with stdout and stderr captured. */
 static void run(result_t *r, ...)
 {
-    char *argv[16] = {"diff"};
-    int argc = 1;
     va_list ap;
     va_start(ap, r);
-    for (char *a; argc < 15 && (a = va_arg(ap, char *)) != NULL;)
-        argv[argc++] = a;
+    run_cmd(r, mt__cmd_diff, "diff", ap);
     va_end(ap);
-
-    fflush(stdout);
-    fflush(stderr);
-    FILE *o = tmpfile(), *e = tmpfile();
-    assert_non_null(o);
-    assert_non_null(e);
-    int saved_out = dup(1), saved_err = dup(2);
-    dup2(fileno(o), 1);
-    dup2(fileno(e), 2);
-    r->status = mt__cmd_diff(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-    slurp(o, r->out, sizeof r->out);
-    slurp(e, r->err, sizeof r->err);
 }
 
 static void test_cli_usage(void **state)
