@@ -258,9 +258,10 @@ MEMTRACK_INLINE_ int memtrack_track_paths(const char *cls, unsigned depth)
  * memtrack's (started by the first memtrack_track) or on a thread calling memtrack_flush().
  * So they must be thread-safe with respect to the program, but need no locking among
  * themselves. Allocations made inside a callback are counted but never produce callbacks (no
- * endless loop). Events of blocks allocated before the call have no state (NULL).
- * Registering again replaces the callbacks. Returns 0, MEMTRACK_EINVAL for a bad name,
- * MEMTRACK_ENOMEM. */
+ * endless loop). Events of
+ * blocks allocated before the call have no state (NULL). Registering again delivers what is
+ * queued, then replaces the callbacks and forgets the states kept so far. Returns 0,
+ * MEMTRACK_EINVAL for a bad name, MEMTRACK_ENOMEM, MEMTRACK_ESTATE from inside a callback. */
 MEMTRACK_INLINE_ int memtrack_track(const char *cls, memtrack_new_fn on_new,
                                     memtrack_free_fn on_free, void *user)
 {

@@ -160,11 +160,19 @@ int mt__cmd_snapshot(int argc, char **argv)
         }
     }
     base[n] = '\0';
+    int had_pid = strstr(pattern, "%p") != NULL;
     free(sig);
     free(pattern);
 
-    char newest[PATH_MAX] = "";
-    int before = count_snapshots(base, newest, sizeof newest);
+    /* A fork()ed child of the program adds ".PID" to a capture name without %p: the snapshot
+     * comes next to whichever capture name is this process's. */
+    char bases[2][PATH_MAX + 24], newest[PATH_MAX] = "";
+    snprintf(bases[0], sizeof bases[0], "%s", base);
+    snprintf(bases[1], sizeof bases[1], "%s.%ld", base, pid);
+    int nbases = had_pid ? 1 : 2;
+    int before[2];
+    for (int b = 0; b < nbases; b++)
+        before[b] = count_snapshots(bases[b], newest, sizeof newest);
     if (kill((pid_t)pid, signo) != 0) {
         fprintf(stderr, "memtrack: cannot signal process %ld: %s\n", pid, strerror(errno));
         return 1;
@@ -172,10 +180,12 @@ int mt__cmd_snapshot(int argc, char **argv)
     struct timespec step = {0, 20 * 1000 * 1000};
     for (double waited = 0; waited < timeout; waited += 0.02) {
         nanosleep(&step, NULL);
-        if (count_snapshots(base, newest, sizeof newest) > before) {
-            printf("%s\n", newest);
-            fprintf(stderr, "memtrack: snapshot of process %ld written to %s\n", pid, newest);
-            return 0;
+        for (int b = 0; b < nbases; b++) {
+            if (count_snapshots(bases[b], newest, sizeof newest) > before[b]) {
+                printf("%s\n", newest);
+                fprintf(stderr, "memtrack: snapshot of process %ld written to %s\n", pid, newest);
+                return 0;
+            }
         }
     }
     fprintf(stderr, "memtrack: process %ld wrote no snapshot within %g s\n", pid, timeout);

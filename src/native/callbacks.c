@@ -96,6 +96,24 @@ static void *take_state(uint64_t addr, uint32_t cls)
     return NULL;
 }
 
+/* Forgets the states of class `cls` (a new registration starts without any). With the lock. */
+static void drop_states(uint32_t cls)
+{
+    for (uint32_t i = 0; i < cb.nbuckets; i++) {
+        for (state_t **link = &cb.buckets[i]; *link;) {
+            state_t *s = *link;
+            if (s->cls != cls) {
+                link = &s->next;
+                continue;
+            }
+            *link = s->next;
+            s->next = cb.spare;
+            cb.spare = s;
+            cb.used--;
+        }
+    }
+}
+
 /* Delivers what is queued now; returns the number of events delivered. With the lock. */
 static size_t deliver(mt_engine_t *e)
 {
@@ -196,6 +214,12 @@ MT_EXPORT int memtrack__track(const char *cls, memtrack_new_fn on_new, memtrack_
     if (!c) return MEMTRACK_ENOMEM;
     *c = (callbacks_t){on_new, on_free, user};
     mt_class_t *k = mt__class_at(&e->classes, id);
+    /* Events queued under an earlier registration go to it; then its states are forgotten:
+     * blocks freed while the class was not tracked left theirs behind. */
+    deliver_here(e);
+    mt_lock(&cb.lock, UINT32_MAX - 11);
+    drop_states(id);
+    mt_unlock(&cb.lock);
     mt_store_release(&k->frontend, c);
     mt_store_release(&k->watched, 1);
     int r = ensure_thread(e);

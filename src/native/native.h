@@ -75,6 +75,9 @@ int mt__tracker_snapshot(const char *path);
  * snapshots. Called once, after the tracker started, outside any allocator hook. */
 int mt__snapshot_signal_init(void);
 
+/* In a fork child: a pipe and a thread of its own (the parent's thread did not survive). */
+void mt__snapshot_after_fork_child(void);
+
 /* Writes a capture of the engine now: with `path` NULL the configured output path (the final
  * capture), else `path` as given. The caller refreshes the module map first
  * (mt__modules_refresh) and has paused or stopped recording. Returns 0 or an errno value. */

@@ -17,6 +17,8 @@
 
 static int pipe_fds[2] = {-1, -1};
 
+static void *snapshot_thread(void *arg);
+
 static void on_snapshot_signal(int sig)
 {
     (void)sig;
@@ -55,6 +57,34 @@ static void *snapshot_thread(void *arg)
     }
 }
 
+static int start_thread(void)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &attr, snapshot_thread, NULL);
+    pthread_attr_destroy(&attr);
+    mt__tls.busy--;
+    if (r == 0) pthread_setname_np(th, "memtrack-snap");
+    return r == 0 ? 0 : -1;
+}
+
+void mt__snapshot_after_fork_child(void)
+{
+    /* The thread did not survive the fork, and the pipe is the parent's: a child of its own. */
+    if (pipe_fds[0] < 0) return;
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        pipe_fds[0] = pipe_fds[1] = -1;
+        return;
+    }
+    fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
+    start_thread();
+}
+
 int mt__snapshot_signal_init(void)
 {
     const char *v = getenv("MEMTRACK_SNAPSHOT_SIGNAL");
@@ -74,15 +104,6 @@ int mt__snapshot_signal_init(void)
     sa.sa_handler = on_snapshot_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    pthread_t th;
-    pthread_attr_t attr;
-    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &attr, snapshot_thread, NULL);
-    pthread_attr_destroy(&attr);
-    mt__tls.busy--;
-    if (r != 0) return -1;
-    pthread_setname_np(th, "memtrack-snap");
+    if (start_thread() != 0) return -1;
     return sigaction((int)sig, &sa, NULL);
 }

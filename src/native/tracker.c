@@ -358,6 +358,7 @@ static void fork_child(void)
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
+    mt__snapshot_after_fork_child();
     mt__tls.busy--;
 }
 

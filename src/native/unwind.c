@@ -35,22 +35,28 @@ void mt__unwind_init(void)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
-#define SKIP_MAX 8 /* memtrack's own frames above the program's: hook, recorder, unwinder */
+static inline int in_self(const void *ip)
+{
+    return (uintptr_t)ip >= self_lo && (uintptr_t)ip < self_hi;
+}
+
+#define SKIP_MAX 16 /* room for memtrack's own frames: the hook's, and a callback's callers */
 
 unsigned mt__unwind(uint64_t *frames, unsigned max, bool *truncated)
 {
     void *ips[MT_DEPTH_MAX + SKIP_MAX + 1];
     int n = unw_backtrace(ips, (int)(max + SKIP_MAX + 1));
     if (n <= 0) return 0;
-    int first = 0;
-    while (first < n && (uintptr_t)ips[first] >= self_lo && (uintptr_t)ips[first] < self_hi)
-        first++;
-    unsigned count = (unsigned)(n - first);
-    if (count > max) {
-        count = max;
-        *truncated = true;
+    /* memtrack's own frames are left out: the hook's, innermost, and further out those of
+     * memtrack calling the program back (the callbacks of memtrack_track). */
+    unsigned count = 0;
+    for (int i = 0; i < n; i++) {
+        if (in_self(ips[i])) continue;
+        if (count == max) {
+            *truncated = true;
+            break;
+        }
+        frames[count++] = (uint64_t)(uintptr_t)ips[i];
     }
-    for (unsigned i = 0; i < count; i++)
-        frames[i] = (uint64_t)(uintptr_t)ips[first + (int)i];
     return count;
 }
