@@ -89,3 +89,52 @@ class TagLeakHunt(ApiCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OtherExamples(ApiCase):
+    """examples/stage_peaks.c and examples/class_lifetimes.c, linked and under memtrack run:
+    exact figures (times aside), and a clear line and status 0 without a tracker."""
+
+    def run_example(self, name, mode):
+        workdir = self.tempdir()
+        argv = [os.path.join(EXAMPLES, name + ("_linked" if mode == "linked" else ""))]
+        if mode == "run":
+            argv = [MEMTRACK, "run", "--"] + argv
+        env = {k: None for k in ("MEMTRACK_MODE", "MEMTRACK_OUTPUT", "MEMTRACK_DEPTH")}
+        res = Result(argv, run_proc_env(argv, env, cwd=workdir), workdir)
+        self.assertEqual(res.returncode, 0, res.describe())
+        return res
+
+    def test_stage_peaks(self):
+        expected = ["stage load: peak 1040000 bytes, 1040000 bytes live at its end"]
+        expected += ["unit %d: peak %d bytes above the 1040000 held before it" % (u, 65664 * (u + 1))
+                     for u in range(4)]
+        expected += ["stage process: peak 1302656 bytes, 1040000 bytes live at its end",
+                     "stage teardown: peak 1040000 bytes, 0 bytes live at its end",
+                     "done (checksum 17440)"]
+        for mode in ("linked", "run"):
+            with self.subTest(mode=mode):
+                res = self.run_example("stage_peaks", mode)
+                lines = [re.sub(r" at [0-9.]+ ms,", ",", l) for l in res.stdout.splitlines()]
+                self.assertEqual(lines[1:], expected, res.describe())
+                if mode == "run":
+                    data = self.load(self.only_capture(res, "stage_peaks"))
+                    named = [s for s in data["stages"] if s["name"]]
+                    self.assertEqual([s["name"] for s in named], ["load", "process", "teardown"])
+                    # The capture's stages hold the same peaks, above what stdio holds.
+                    base = named[0]["peak_bytes"] - 1040000
+                    self.assertEqual([s["peak_bytes"] - base for s in named],
+                                     [1040000, 1302656, 1040000])
+                    self.assertEqual(data["peak"]["bytes"], named[1]["peak_bytes"])
+        res = self.run_example("stage_peaks", "plain")
+        self.assertIn("no tracker in this process", res.stdout)
+
+    def test_class_lifetimes(self):
+        for mode in ("linked", "run"):
+            with self.subTest(mode=mode):
+                res = self.run_example("class_lifetimes", mode)
+                freed = dict(re.findall(r"(?m)^(\w+) +(\d+) +[0-9.]+ ms$", res.stdout))
+                self.assertEqual(freed, {"cache": "16", "session": "16", "request": "200"},
+                                 res.describe())
+        res = self.run_example("class_lifetimes", "plain")
+        self.assertIn("no tracker in this process", res.stdout)
