@@ -16,25 +16,6 @@
 #include "progout.h"
 
 /* A line `key V` with V signed (progout.h prints unsigned values only). */
-static void put(const char *key, long v)
-{
-    char buf[160];
-    size_t n = strlen(key);
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    char digits[24];
-    int d = 0;
-    memcpy(buf, key, n);
-    buf[n++] = ' ';
-    if (v < 0) buf[n++] = '-';
-    do {
-        digits[d++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (d)
-        buf[n++] = digits[--d];
-    buf[n++] = '\n';
-    if (write(1, buf, n) < 0) _exit(99);
-}
 
 /* A line `key CODE TEXT`. */
 static void put_text(const char *key, int code, const char *text)

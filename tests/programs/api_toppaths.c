@@ -14,26 +14,6 @@
 #include "memtrack.h"
 #include "progout.h"
 
-static void put(const char *key, long v)
-{
-    char buf[160];
-    size_t n = strlen(key);
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    char digits[24];
-    int d = 0;
-    memcpy(buf, key, n);
-    buf[n++] = ' ';
-    if (v < 0) buf[n++] = '-';
-    do {
-        digits[d++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (d)
-        buf[n++] = digits[--d];
-    buf[n++] = '\n';
-    if (write(1, buf, n) < 0) _exit(99);
-}
-
 static void put_str(const char *key, const char *s)
 {
     char buf[700];

@@ -28,6 +28,28 @@ static inline void out_values(const char *key, const unsigned long *vals, int nv
     if (write(1, buf, n) < 0) _exit(99);
 }
 
+/* "key value" with a signed value (the C API's error codes are negative). */
+static inline void put(const char *key, long v)
+{
+    char buf[400];
+    size_t n = strlen(key);
+    if (n > 300) n = 300;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    char digits[24];
+    int d = 0;
+    memcpy(buf, key, n);
+    buf[n++] = ' ';
+    if (v < 0) buf[n++] = '-';
+    do {
+        digits[d++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (d)
+        buf[n++] = digits[--d];
+    buf[n++] = '\n';
+    if (write(1, buf, n) < 0) _exit(99);
+}
+
 static inline void out_kv(const char *key, unsigned long v)
 {
     out_values(key, &v, 1);
