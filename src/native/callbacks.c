@@ -185,19 +185,10 @@ static int ensure_thread(mt_engine_t *e)
     pid_t running = mt_load_acquire(&cb.thread_pid);
     if (running == me) return MEMTRACK_OK;
     if (!atomic_compare_exchange_strong(&cb.thread_pid, &running, me)) return MEMTRACK_OK;
-    pthread_t th;
-    pthread_attr_t attr;
-    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &attr, delivery_thread, e);
-    pthread_attr_destroy(&attr);
-    mt__tls.busy--;
-    if (r != 0) {
+    if (mt__tracker_start_thread(delivery_thread, e, "memtrack-cb") != 0) {
         mt_store_release(&cb.thread_pid, 0);
         return MEMTRACK_ENOMEM;
     }
-    pthread_setname_np(th, "memtrack-cb");
     return MEMTRACK_OK;
 }
 

@@ -63,6 +63,10 @@ int mt__tracker_setup(void);
  * OFF or PAUSED. Returns the previous state. */
 int mt__tracker_switch(int state);
 
+/* Starts a detached thread of memtrack's named `name`; what pthread_create allocates for it is
+ * not recorded as the program's. Returns 0 or -1. */
+int mt__tracker_start_thread(void *(*fn)(void *), void *arg, const char *name);
+
 /* The final capture's path (the output pattern with the pid); -1 when it does not fit. */
 int mt__tracker_output_path(char *out, size_t cap);
 

@@ -57,20 +57,6 @@ static void *snapshot_thread(void *arg)
     }
 }
 
-static int start_thread(void)
-{
-    pthread_t th;
-    pthread_attr_t attr;
-    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &attr, snapshot_thread, NULL);
-    pthread_attr_destroy(&attr);
-    mt__tls.busy--;
-    if (r == 0) pthread_setname_np(th, "memtrack-snap");
-    return r == 0 ? 0 : -1;
-}
-
 void mt__snapshot_after_fork_child(void)
 {
     /* The thread did not survive the fork, and the pipe is the parent's: a child of its own. */
@@ -82,7 +68,7 @@ void mt__snapshot_after_fork_child(void)
         return;
     }
     fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
-    start_thread();
+    mt__tracker_start_thread(snapshot_thread, NULL, "memtrack-snap");
 }
 
 int mt__snapshot_signal_init(void)
@@ -104,6 +90,6 @@ int mt__snapshot_signal_init(void)
     sa.sa_handler = on_snapshot_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (start_thread() != 0) return -1;
+    if (mt__tracker_start_thread(snapshot_thread, NULL, "memtrack-snap") != 0) return -1;
     return sigaction((int)sig, &sa, NULL);
 }

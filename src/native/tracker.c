@@ -179,6 +179,20 @@ static void forget_preload(void)
 
 /* ---- threads */
 
+int mt__tracker_start_thread(void *(*fn)(void *), void *arg, const char *name)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    mt__tls.busy++; /* what pthread_create allocates is memtrack's, not the program's */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    mt__tls.busy--;
+    if (r == 0) pthread_setname_np(th, name);
+    return r == 0 ? 0 : -1;
+}
+
 static void thread_ended(void *arg)
 {
     mt_thread_t *t = arg;
