@@ -473,6 +473,10 @@ void mt__engine_fork_prepare(mt_engine_t *e)
     for (uint32_t i = 0; i < n; i++)
         mt_lock(&mt__engine_thread(e, i)->maplock, UINT32_MAX - 3);
     mt_lock(&e->retired_lock, UINT32_MAX - 3);
+    mt_lock(&e->names.lock, UINT32_MAX - 3);
+    uint32_t nclasses = mt__class_count(&e->classes);
+    for (uint32_t id = 0; id < nclasses; id++)
+        mt_lock(&mt__class_at(&e->classes, id)->qlock, UINT32_MAX - 3);
     mt__tree_fork_prepare(&e->tree);
     for (unsigned i = 0; i < MT_SHARDS; i++)
         mt_lock(&e->live.shards[i].lock, UINT32_MAX - 3);
@@ -485,6 +489,10 @@ void mt__engine_fork_release(mt_engine_t *e)
     for (unsigned i = 0; i < MT_SHARDS; i++)
         mt_unlock(&e->live.shards[i].lock);
     mt__tree_fork_release(&e->tree);
+    uint32_t nclasses = mt__class_count(&e->classes);
+    for (uint32_t id = 0; id < nclasses; id++)
+        mt_unlock(&mt__class_at(&e->classes, id)->qlock);
+    mt_unlock(&e->names.lock);
     mt_unlock(&e->retired_lock);
     uint32_t n = mt__engine_thread_count(e);
     for (uint32_t i = 0; i < n; i++)

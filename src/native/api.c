@@ -17,6 +17,16 @@
 static mt_lock_t api_lock = MT_LOCK_INIT;
 #define API_LOCK_ID (UINT32_MAX - 9)
 
+void mt__api_fork_prepare(void)
+{
+    mt_lock(&api_lock, API_LOCK_ID);
+}
+
+void mt__api_fork_release(void)
+{
+    mt_unlock(&api_lock);
+}
+
 /* Whether tracking was ever started in this process (snapshots of nothing are refused). */
 static _Atomic int ever_started;
 

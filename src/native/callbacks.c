@@ -178,6 +178,13 @@ static void *delivery_thread(void *arg)
     return NULL;
 }
 
+void mt__callbacks_after_fork_child(void)
+{
+    /* The child has one thread: a lock the parent's delivery thread held is free now, and
+     * its thread_pid (the parent's) makes the next flush or track start one here. */
+    mt_unlock(&cb.lock);
+}
+
 /* Starts the delivery thread of this process if it has none (again after a fork). */
 static int ensure_thread(mt_engine_t *e)
 {

@@ -73,6 +73,18 @@ int mt__tracker_output_path(char *out, size_t cap);
 /* Writes a snapshot to `path` with the other threads paused; 0 or an errno value. */
 int mt__tracker_snapshot(const char *path);
 
+/* ---- api.c: the C API */
+
+/* Around fork(): no snapshot, stage cut or clear may be half done in the child. */
+void mt__api_fork_prepare(void);
+void mt__api_fork_release(void);
+
+/* ---- callbacks.c */
+
+/* In a fork child: the delivery thread is gone; its lock is released and a thread will be
+ * started again when needed. */
+void mt__callbacks_after_fork_child(void);
+
 /* ---- snapshot.c: snapshots on a signal */
 
 /* With MEMTRACK_SNAPSHOT_SIGNAL set, installs its handler and starts the thread that writes the

@@ -350,13 +350,15 @@ static void install_signal_handlers(void)
 
 static void fork_prepare(void)
 {
-    mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
+    mt__tls.busy++;         /* allocations of other fork handlers must not wait for our locks */
+    mt__api_fork_prepare(); /* first: a snapshot in progress takes engine locks after it */
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
 static void fork_parent(void)
 {
     if (tr.engine) mt__engine_fork_release(tr.engine);
+    mt__api_fork_release();
     mt__tls.busy--;
 }
 
@@ -373,6 +375,8 @@ static void fork_child(void)
     /* The child writes its own capture: a name without the pid gets one appended. */
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
     mt__snapshot_after_fork_child();
+    mt__callbacks_after_fork_child();
+    mt__api_fork_release();
     mt__tls.busy--;
 }
 
