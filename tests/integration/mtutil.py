@@ -635,3 +635,29 @@ class LineReader:
                     raise AssertionError("output ended before a line %r; got %r" % (
                         prefix, self.seen))
                 self.buf += chunk
+
+
+class ExampleCase(ApiCase):
+    """Runs the example examples/EXAMPLE.c as a user builds it (compile_c: -Werror, linked with
+    -lmemtrack or not), plain or under `memtrack run`."""
+
+    EXAMPLE = None
+    _built = {}
+
+    def build(self, linked):
+        key = (self.EXAMPLE, linked)
+        if key not in self._built:
+            out = os.path.join(self.tempdir(), self.EXAMPLE + ("_linked" if linked else ""))
+            proc = compile_c("examples/%s.c" % self.EXAMPLE, out, linked=linked)
+            self.assertEqual(proc.returncode, 0, "cc failed:\n" + proc.stderr)
+            self._built[key] = out
+        return self._built[key]
+
+    def run_example(self, linked, under_run):
+        argv = [self.build(linked)]
+        if under_run:
+            argv = [MEMTRACK, "run", "--"] + argv
+        proc = run_proc_env(argv, {"MEMTRACK_MODE": None, "MEMTRACK_DEPTH": None},
+                            cwd=self.tempdir())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        return proc.stdout

@@ -12,8 +12,7 @@ import re
 import shutil
 import unittest
 
-from mtutil import (MEMTRACK, ApiCase, api_counts, compile_c, counts, excerpt, fn_name, leaks_of,
-                    run_proc_env)
+from mtutil import ApiCase, ExampleCase, api_counts, counts, excerpt, fn_name, leaks_of
 
 OBJ_SIZES = [100 + i for i in range(17)]  # make_obj(i)
 PRE = 3 * 50                              # 3 blocks of "obj" from before memtrack_track
@@ -213,28 +212,11 @@ class Callbacks(ApiCase):
 
 
 @unittest.skipUnless(shutil.which(os.environ.get("CC") or "cc"), "no C compiler")
-class ClassLifetimesExample(ApiCase):
+class ClassLifetimesExample(ExampleCase):
     """examples/class_lifetimes.c: built linked and plain, run linked, plain, under `memtrack
     run` and linked under `memtrack run`."""
 
-    _built = {}
-
-    def build(self, linked):
-        if linked not in self._built:
-            out = os.path.join(self.tempdir(), "class_lifetimes" + ("_linked" if linked else ""))
-            proc = compile_c("examples/class_lifetimes.c", out, linked=linked)
-            self.assertEqual(proc.returncode, 0, "cc failed:\n" + proc.stderr)
-            self._built[linked] = out
-        return self._built[linked]
-
-    def run_example(self, linked, under_run):
-        argv = [self.build(linked)]
-        if under_run:
-            argv = [MEMTRACK, "run", "--"] + argv
-        proc = run_proc_env(argv, {"MEMTRACK_MODE": None, "MEMTRACK_DEPTH": None},
-                            cwd=self.tempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        return proc.stdout
+    EXAMPLE = "class_lifetimes"
 
     def test_without_tracker(self):
         out = self.run_example(False, False)

@@ -10,7 +10,7 @@ import re
 import shutil
 import unittest
 
-from mtutil import (MEMTRACK, ApiCase, by_function, compile_c, excerpt, peak_line,
+from mtutil import (MEMTRACK, ApiCase, ExampleCase, by_function, excerpt, peak_line,
                     run_proc_env, thread_by_tid)
 
 SETUP = 100                      # setup(): held from the start to the end
@@ -278,30 +278,13 @@ class Stages(ApiCase):
 
 
 @unittest.skipUnless(shutil.which(os.environ.get("CC") or "cc"), "no C compiler")
-class StagePeaksExample(ApiCase):
+class StagePeaksExample(ExampleCase):
     """examples/stage_peaks.c: built linked and plain, run linked, plain, under `memtrack run`
     and linked under `memtrack run`."""
 
     RECORDS = 2000 * 512 + 2000 * 8
 
-    _built = {}
-
-    def build(self, linked):
-        if linked not in self._built:
-            out = os.path.join(self.tempdir(), "stage_peaks" + ("_linked" if linked else ""))
-            proc = compile_c("examples/stage_peaks.c", out, linked=linked)
-            self.assertEqual(proc.returncode, 0, "cc failed:\n" + proc.stderr)
-            self._built[linked] = out
-        return self._built[linked]
-
-    def run_example(self, linked, under_run):
-        argv = [self.build(linked)]
-        if under_run:
-            argv = [MEMTRACK, "run", "--"] + argv
-        proc = run_proc_env(argv, {"MEMTRACK_MODE": None, "MEMTRACK_DEPTH": None},
-                            cwd=self.tempdir())
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        return proc.stdout
+    EXAMPLE = "stage_peaks"
 
     def test_without_tracker(self):
         out = self.run_example(False, False)
