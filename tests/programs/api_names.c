@@ -14,18 +14,6 @@
 #include "memtrack.h"
 #include "progout.h"
 
-static void put_str(const char *key, const char *s)
-{
-    char buf[4400];
-    size_t n = strlen(key), m = strnlen(s, 4096);
-    memcpy(buf, key, n);
-    buf[n++] = ' ';
-    memcpy(buf + n, s, m);
-    n += m;
-    buf[n++] = '\n';
-    if (write(1, buf, n) < 0) _exit(99);
-}
-
 static void *volatile kept[8];
 static char static_buf[64];
 

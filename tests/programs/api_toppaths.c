@@ -14,18 +14,6 @@
 #include "memtrack.h"
 #include "progout.h"
 
-static void put_str(const char *key, const char *s)
-{
-    char buf[700];
-    size_t n = strlen(key), m = strnlen(s, 512);
-    memcpy(buf, key, n);
-    buf[n++] = ' ';
-    memcpy(buf + n, s, m);
-    n += m;
-    buf[n++] = '\n';
-    if (write(1, buf, n) < 0) _exit(99);
-}
-
 /* key + "_" + i (i < 100), into buf. */
 static const char *numbered(char *buf, const char *key, size_t i)
 {

@@ -50,6 +50,19 @@ static inline void put(const char *key, long v)
     if (write(1, buf, n) < 0) _exit(99);
 }
 
+/* "key string" (the string cut at 4096 bytes). */
+static inline void put_str(const char *key, const char *s)
+{
+    char buf[4400];
+    size_t n = strnlen(key, 256), m = strnlen(s, 4096);
+    memcpy(buf, key, n);
+    buf[n++] = ' ';
+    memcpy(buf + n, s, m);
+    n += m;
+    buf[n++] = '\n';
+    if (write(1, buf, n) < 0) _exit(99);
+}
+
 static inline void out_kv(const char *key, unsigned long v)
 {
     out_values(key, &v, 1);
