@@ -403,7 +403,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     i64(j, "value", cap->end_value);
     close_(j, '}');
     u64(j, "depth", cap->depth);
-    u64(j, "mode", cap->mode);
+    str(j, "mode", cap->mode == 1 ? "count" : cap->mode == 0 ? "full" : "unknown");
     boolean(j, "degraded", (cap->flags & MT_META_DEGRADED) != 0);
     u64(j, "dropped_events", cap->dropped_events);
     boolean(j, "forked", (cap->flags & MT_META_FORKED) != 0);

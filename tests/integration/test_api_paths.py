@@ -59,7 +59,7 @@ class TrackPaths(ApiCase):
     def check_count_mode(self, mode):
         res, lines, data = self.load_snapshot(mode, {"MEMTRACK_MODE": "count"})
         msg = excerpt(data["leaks"])
-        self.assertEqual(data["mode"], 1, "not a count-mode capture")
+        self.assertEqual(data["mode"], "count", "not a count-mode capture")
         depths = {c["name"]: c["depth"] for c in data["classes"]}
         self.assertEqual({k: depths.get(k) for k in ("traced", "shallow", "reset", "plain",
                                                      "deepest")},
@@ -109,7 +109,7 @@ class TrackPaths(ApiCase):
         """In full mode every class has call paths; "traced" keeps at most 16 frames."""
         res, lines, data = self.load_snapshot("run")
         msg = excerpt(data["leaks"])
-        self.assertEqual(data["mode"], 0)
+        self.assertEqual(data["mode"], "full")
         classes = self.by_class(data)
         self.assertEqual([functions(e)[:2] + functions(e)[-1:] for e in classes["plain"]],
                          [["leak", "leak_plain", MARKER % "plain"]], msg)
