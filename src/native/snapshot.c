@@ -11,11 +11,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "native/native.h"
 
 static int pipe_fds[2] = {-1, -1};
+static ino_t pipe_ino; /* the pipe's identity: a program may close our descriptors and reuse them */
+
+/* Makes the pipe, its ends moved high (out of the way of programs that expect small numbers). */
+static int make_pipe(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        pipe_fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 512);
+        if (pipe_fds[i] < 0)
+            pipe_fds[i] = fds[i];
+        else
+            close(fds[i]);
+    }
+    fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
+    struct stat st;
+    pipe_ino = fstat(pipe_fds[1], &st) == 0 ? st.st_ino : 0;
+    return 0;
+}
 
 static void *snapshot_thread(void *arg);
 
@@ -24,7 +44,9 @@ static void on_snapshot_signal(int sig)
     (void)sig;
     int saved = errno;
     char byte = 1;
-    (void)!write(pipe_fds[1], &byte, 1); /* a full pipe already has a request pending */
+    struct stat st; /* fstat and write are async-signal-safe */
+    if (fstat(pipe_fds[1], &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == pipe_ino)
+        (void)!write(pipe_fds[1], &byte, 1); /* a full pipe already has a request pending */
     errno = saved;
 }
 
@@ -63,11 +85,10 @@ void mt__snapshot_after_fork_child(void)
     if (pipe_fds[0] < 0) return;
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    if (make_pipe() != 0) {
         pipe_fds[0] = pipe_fds[1] = -1;
         return;
     }
-    fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
     mt__tracker_start_thread(snapshot_thread, NULL, "memtrack-snap");
 }
 
@@ -83,8 +104,7 @@ int mt__snapshot_signal_init(void)
         (void)!write(2, msg, sizeof(msg) - 1);
         return -1;
     }
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-    fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
+    if (make_pipe() != 0) return -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_snapshot_signal;
