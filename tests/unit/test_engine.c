@@ -1,6 +1,7 @@
 /* Unit tests of the engine: the live table, the call tree, counters, peaks and their
  * contributors, temporary allocations, and exact counts under concurrent updates. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,6 +390,88 @@ static void test_concurrent_exact_counts(void **state)
     mt__engine_destroy(e);
 }
 
+/* ---- classes: striped counts and the event queue, from several threads at once */
+
+#define CLASS_THREADS 4
+#define CLASS_ROUNDS  5000
+
+typedef struct class_worker_s {
+    mt_engine_t *e;
+    uint32_t cls;
+    int id;
+} class_worker_t;
+
+static void *class_churn(void *arg)
+{
+    class_worker_t *w = arg;
+    mt_thread_t *t = mt__thread_attach(w->e, 2000 + (uint64_t)w->id);
+    uint64_t frames[1] = {0x700};
+    uint64_t base = ((uint64_t)w->id + 1) << 32;
+    for (uint64_t i = 0; i < CLASS_ROUNDS; i++) {
+        mt__engine_alloc(t, base + i * 16, 8, w->cls, frames, 1);
+        if (i % 2) mt__engine_free(t, base + i * 16);
+    }
+    return NULL;
+}
+
+static _Atomic int class_done;
+
+static void *class_consumer(void *arg)
+{
+    class_worker_t *w = arg;
+    mt_class_t *k = mt__class_at(&w->e->classes, w->cls);
+    mt_event_t ev[64];
+    uint64_t *counts = calloc(2, sizeof(uint64_t));
+    for (;;) {
+        int done = atomic_load(&class_done);
+        uint32_t n = mt__class_take_events(k, ev, 64, UINT32_MAX - 20);
+        for (uint32_t i = 0; i < n; i++)
+            counts[ev[i].is_free]++;
+        if (!n && done) break;
+    }
+    return counts;
+}
+
+static void test_classes_concurrent(void **state)
+{
+    (void)state;
+    mt_engine_t *e = new_engine();
+    uint32_t cls;
+    assert_int_equal(mt__class_intern(&e->classes, "Hash", &cls), 0);
+    uint32_t again;
+    assert_int_equal(mt__class_intern(&e->classes, "Hash", &again), 0);
+    assert_int_equal(again, cls);
+    assert_int_not_equal(cls, MT_CLASS_UNTAGGED);
+    mt_store_release(&mt__class_at(&e->classes, cls)->watched, 1);
+
+    class_worker_t w[CLASS_THREADS], cw = {e, cls, 99};
+    pthread_t th[CLASS_THREADS], consumer;
+    pthread_create(&consumer, NULL, class_consumer, &cw);
+    for (int i = 0; i < CLASS_THREADS; i++) {
+        w[i] = (class_worker_t){e, cls, i};
+        pthread_create(&th[i], NULL, class_churn, &w[i]);
+    }
+    for (int i = 0; i < CLASS_THREADS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&class_done, 1);
+    uint64_t *events;
+    pthread_join(consumer, (void **)&events);
+
+    mt_class_counts_t c;
+    mt__engine_class_counts(e, cls, &c);
+    assert_int_equal(c.new_count, CLASS_THREADS * CLASS_ROUNDS);
+    assert_int_equal(c.free_count, CLASS_THREADS * CLASS_ROUNDS / 2);
+    assert_int_equal(c.new_bytes, 8ull * CLASS_THREADS * CLASS_ROUNDS);
+    assert_int_equal(events[0], CLASS_THREADS * CLASS_ROUNDS);     /* every allocation */
+    assert_int_equal(events[1], CLASS_THREADS * CLASS_ROUNDS / 2); /* and every free */
+    /* Nothing was untagged: its counts, derived from the totals, are zero. */
+    mt__engine_class_counts(e, MT_CLASS_UNTAGGED, &c);
+    assert_int_equal(c.new_count, 0);
+    assert_int_equal(c.free_count, 0);
+    free(events);
+    mt__engine_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_realloc_take_and_put_back),
         cmocka_unit_test(test_thread_detach_keeps_figures),
         cmocka_unit_test(test_concurrent_exact_counts),
+        cmocka_unit_test(test_classes_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
