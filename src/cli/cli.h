@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Matches "--name VALUE" and "--name=VALUE" at argv[*i] (args.c). Returns 1 with *val set
  * (advancing *i past a separate value), 0 when argv[*i] is another argument, -1 when the value
@@ -21,6 +22,19 @@ int mt__cmd_snapshot(int argc, char **argv);
 /* Parses a --top value: a decimal number, 0 meaning all. */
 bool mt__cli_parse_top(const char *s, size_t *top);
 
+/* Parses a decimal number (no sign, no spaces). */
+bool mt__cli_parse_u64(const char *s, uint64_t *out);
+
+/* Says on one line what is wrong with the command line of `memtrack CMD` and where to look;
+ * returns 2, the exit status for bad usage. */
+int mt__cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reads and validates a capture; on failure says why on one line (`memtrack: FILE: reason`)
+ * and returns NULL. */
+struct mt_capture_s;
+struct mt_capture_s *mt__cli_read_capture(const char *path);
+
 /* `memtrack report [--format text|json] [--top N] CAPTURE` (src/cli/report_cmd.c). Returns 0,
  * 1 when the report could not be written, 2 for bad usage or a missing or invalid capture. */
 int mt__cmd_report(int argc, char **argv);
@@ -29,6 +43,17 @@ int mt__cmd_report(int argc, char **argv);
  * (also when the captures are of different programs, which it warns about), 1 when the diff
  * could not be written, 2 for bad usage or a missing or invalid capture. */
 int mt__cmd_diff(int argc, char **argv);
+
+/* `memtrack folded [--weight W] [--thread TID] CAPTURE` (src/cli/folded_cmd.c): the call paths
+ * as folded stacks on stdout. Returns 0, 1 when they could not be written, 2 for bad usage, a
+ * missing or invalid capture, a thread the capture does not have, or --thread with a weight that
+ * is not a live one. */
+int mt__cmd_folded(int argc, char **argv);
+
+/* `memtrack pprof [-o FILE] CAPTURE` (src/cli/pprof_cmd.c): writes the gzipped pprof profile
+ * (default: CAPTURE with .mtc replaced by .pb.gz, replaced if it exists). Returns 0, 1 when it
+ * could not be written, 2 for bad usage or a missing or invalid capture. */
+int mt__cmd_pprof(int argc, char **argv);
 
 /* `memtrack run [-o FILE] [--depth N] [--] PROGRAM [ARGS...]` (src/cli/run.c). Returns the
  * program's exit status (or dies of the program's signal), 2 for bad usage, 127/126 when the

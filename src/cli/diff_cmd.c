@@ -37,32 +37,6 @@ static void diff_help(FILE *out)
           out);
 }
 
-static int diff_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* One line saying what is wrong and where to look; exit status 2. */
-static int diff_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("memtrack diff: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see 'memtrack diff --help')\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
-/* Reads one capture; on failure says why in one line and returns NULL. */
-static mt_capture_t *diff_read(const char *path)
-{
-    char err[512];
-    mt_capture_t *cap;
-    if (mt__capture_read(path, &cap, err, sizeof err) != 0) {
-        fprintf(stderr, "memtrack: %s: %s\n", path, err);
-        return NULL;
-    }
-    return cap;
-}
-
 /* Writes the lines of `text` to stderr, each only the first time it occurs: the two symbolizers
  * warn about the same missing binary once each, and once is enough. */
 static void put_unique_lines(const char *text, size_t len)
@@ -92,7 +66,8 @@ int mt__cmd_diff(int argc, char **argv)
         const char *a = argv[i], *val = NULL;
         int r;
         if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (npaths == 2) return diff_usage_error("more than two captures given ('%s')", a);
+            if (npaths == 2)
+                return mt__cli_usage_error("diff", "more than two captures given ('%s')", a);
             paths[npaths++] = a;
         } else if (strcmp(a, "--") == 0) {
             options_done = true;
@@ -100,28 +75,32 @@ int mt__cmd_diff(int argc, char **argv)
             diff_help(stdout);
             return 0;
         } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return diff_usage_error("%s needs a value (text or json)", a);
+            if (r < 0) return mt__cli_usage_error("diff", "%s needs a value (text or json)", a);
             if (strcmp(val, "json") == 0)
                 json = true;
             else if (strcmp(val, "text") == 0)
                 json = false;
             else
-                return diff_usage_error("bad --format '%s' (want text or json)", val);
+                return mt__cli_usage_error("diff", "bad --format '%s' (want text or json)", val);
         } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return diff_usage_error("%s needs a value (a number, 0 for all)", a);
+            if (r < 0)
+                return mt__cli_usage_error("diff", "%s needs a value (a number, 0 for all)", a);
             if (!mt__cli_parse_top(val, &top))
-                return diff_usage_error("bad --top '%s' (want a number, 0 for all)", val);
+                return mt__cli_usage_error("diff", "bad --top '%s' (want a number, 0 for all)",
+                                           val);
             top_set = true;
         } else {
-            return diff_usage_error("unknown option '%s'", a);
+            return mt__cli_usage_error("diff", "unknown option '%s'", a);
         }
     }
-    if (npaths == 0) return diff_usage_error("no captures given (want BEFORE and AFTER)");
-    if (npaths == 1) return diff_usage_error("only one capture given (want BEFORE and AFTER)");
+    if (npaths == 0)
+        return mt__cli_usage_error("diff", "no captures given (want BEFORE and AFTER)");
+    if (npaths == 1)
+        return mt__cli_usage_error("diff", "only one capture given (want BEFORE and AFTER)");
 
     /* Both are read before giving up, so one run names every bad file. */
-    mt_capture_t *before = diff_read(paths[0]);
-    mt_capture_t *after = diff_read(paths[1]);
+    mt_capture_t *before = mt__cli_read_capture(paths[0]);
+    mt_capture_t *after = mt__cli_read_capture(paths[1]);
     if (before == NULL || after == NULL) {
         mt__capture_free(before);
         mt__capture_free(after);

@@ -16,6 +16,10 @@ static void usage(FILE *f)
           "      per thread and overall\n"
           "  memtrack diff [--format text|json] [--top N] BEFORE AFTER\n"
           "      what grew and what shrank between two captures, by call path and in total\n"
+          "  memtrack folded [--weight WEIGHT] [--thread TID] CAPTURE\n"
+          "      call paths as folded stacks, for flamegraph.pl and speedscope\n"
+          "  memtrack pprof [-o FILE] CAPTURE\n"
+          "      the capture as a gzipped pprof profile, for go tool pprof\n"
           "  memtrack snapshot [--timeout SECONDS] PID\n"
           "      a capture of a program running under memtrack run, now, without stopping it\n"
           "\n"
@@ -34,6 +38,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return mt__cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return mt__cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "diff")) return mt__cmd_diff(argc - 1, argv + 1);
+    if (!strcmp(cmd, "folded")) return mt__cmd_folded(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pprof")) return mt__cmd_pprof(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot")) return mt__cmd_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);

@@ -32,20 +32,6 @@ static void help(FILE *out)
           out);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* One line saying what is wrong and where to look; exit status 2. */
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("memtrack report: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see 'memtrack report --help')\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
 int mt__cmd_report(int argc, char **argv)
 {
     bool json = false, top_set = false, options_done = false;
@@ -55,7 +41,8 @@ int mt__cmd_report(int argc, char **argv)
         const char *a = argv[i], *val = NULL;
         int r;
         if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (path != NULL) return usage_error("more than one capture given ('%s')", a);
+            if (path != NULL)
+                return mt__cli_usage_error("report", "more than one capture given ('%s')", a);
             path = a;
         } else if (strcmp(a, "--") == 0) {
             options_done = true;
@@ -63,30 +50,28 @@ int mt__cmd_report(int argc, char **argv)
             help(stdout);
             return 0;
         } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return usage_error("%s needs a value (text or json)", a);
+            if (r < 0) return mt__cli_usage_error("report", "%s needs a value (text or json)", a);
             if (strcmp(val, "json") == 0)
                 json = true;
             else if (strcmp(val, "text") == 0)
                 json = false;
             else
-                return usage_error("bad --format '%s' (want text or json)", val);
+                return mt__cli_usage_error("report", "bad --format '%s' (want text or json)", val);
         } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return usage_error("%s needs a value (a number, 0 for all)", a);
+            if (r < 0)
+                return mt__cli_usage_error("report", "%s needs a value (a number, 0 for all)", a);
             if (!mt__cli_parse_top(val, &top))
-                return usage_error("bad --top '%s' (want a number, 0 for all)", val);
+                return mt__cli_usage_error("report", "bad --top '%s' (want a number, 0 for all)",
+                                           val);
             top_set = true;
         } else {
-            return usage_error("unknown option '%s'", a);
+            return mt__cli_usage_error("report", "unknown option '%s'", a);
         }
     }
-    if (path == NULL) return usage_error("no capture file given");
+    if (path == NULL) return mt__cli_usage_error("report", "no capture file given");
 
-    char err[512];
-    mt_capture_t *cap;
-    if (mt__capture_read(path, &cap, err, sizeof err) != 0) {
-        fprintf(stderr, "memtrack: %s: %s\n", path, err);
-        return 2;
-    }
+    mt_capture_t *cap = mt__cli_read_capture(path);
+    if (cap == NULL) return 2;
     mt_report_opts_t opts = {.top = top_set ? top : json ? 0 : 10};
     int status = 0;
     mt_sym_t *sym = mt__sym_new(cap, stderr);

@@ -128,6 +128,51 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
 int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                     const mt_report_opts_t *opts);
 
+/* --- folded.c --- */
+
+/* What a folded stack line is weighed by: a figure of the call tree's nodes. */
+typedef enum mt_folded_weight_e {
+    MT_FOLDED_ALLOCATIONS, /* allocations made */
+    MT_FOLDED_BYTES,       /* bytes allocated */
+    MT_FOLDED_LIVE_BLOCKS, /* blocks live at capture time */
+    MT_FOLDED_LIVE_BYTES,  /* their bytes (the default) */
+    MT_FOLDED_PEAK_BYTES,  /* bytes live at the moment of the peak */
+    MT_FOLDED_PEAK_BLOCKS, /* blocks live at the moment of the peak */
+} mt_folded_weight_t;
+
+/* The weight named `s` ("allocations", "bytes", "live-blocks", "live-bytes", "peak-bytes",
+ * "peak-blocks"); false when there is none of that name. */
+bool mt__folded_weight_parse(const char *s, mt_folded_weight_t *weight);
+
+typedef struct mt_folded_opts_s {
+    mt_folded_weight_t weight;
+    /* When not NULL, only the live blocks allocated by the threads i with threads[i] true
+     * (cap->nthreads entries) count; the weight must then be a live one, as only live blocks
+     * record their thread. */
+    const bool *threads;
+} mt_folded_opts_t;
+
+/* Writes the collapsed stacks of `cap` to `out`, as flamegraph.pl and speedscope read them: one
+ * line per call path with a non-zero weight, its frames outermost first separated by ';', a
+ * space and the weight. Frames are named by function (inline expansions each a frame of their
+ * own), else module+0xOFFSET, else 0xADDRESS; class markers are "[class NAME]" and a path
+ * without frames is "[no call path]". ';' in a name becomes ':' and control characters a space.
+ * Paths that come to the same names are summed; lines are sorted by their bytes. `sym` may be
+ * NULL (frames then stay addresses). Returns 0, or -1 when out of memory or when writing to
+ * `out` failed. */
+int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                      const mt_folded_opts_t *opts);
+
+/* --- pprof.c --- */
+
+/* Builds the gzipped pprof profile (profile.proto) of `cap`: sample types alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes, one sample per call path with a
+ * non-zero figure, a location per frame (its lines innermost first for inline expansions),
+ * functions with name and file, a mapping per module. `sym` may be NULL (functions are then
+ * named by address). On success returns 0 and sets *data (free it) and *len; -1 when out of
+ * memory or when compression failed. */
+int mt__report_pprof(const mt_capture_t *cap, mt_sym_t *sym, uint8_t **data, size_t *len);
+
 /* --- diff.c --- */
 
 /* One figure in the two captures a diff compares. The change is after - before; as the values

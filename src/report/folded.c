@@ -1,0 +1,184 @@
+/* Folded (collapsed) stacks of a capture, as flamegraph.pl, inferno and speedscope read them:
+ * one line per call path, "outer;...;inner WEIGHT", weighed by one figure of the call tree. */
+#include "report/report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A line being built: its frame names, innermost first, as mt__sym_walk_path gives them. */
+typedef struct names_s {
+    char **v;
+    size_t n, cap;
+    bool failed; /* out of memory on the way */
+} names_t;
+
+typedef struct line_s {
+    char *path;
+    uint64_t weight;
+} line_t;
+
+static const struct {
+    const char *name;
+    mt_folded_weight_t weight;
+} weights[] = {
+    {"allocations", MT_FOLDED_ALLOCATIONS}, {"bytes", MT_FOLDED_BYTES},
+    {"live-blocks", MT_FOLDED_LIVE_BLOCKS}, {"live-bytes", MT_FOLDED_LIVE_BYTES},
+    {"peak-bytes", MT_FOLDED_PEAK_BYTES},   {"peak-blocks", MT_FOLDED_PEAK_BLOCKS},
+};
+
+bool mt__folded_weight_parse(const char *s, mt_folded_weight_t *weight)
+{
+    for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++)
+        if (strcmp(s, weights[i].name) == 0) {
+            *weight = weights[i].weight;
+            return true;
+        }
+    return false;
+}
+
+static uint64_t node_weight(const mt_cap_node_t *n, mt_folded_weight_t w)
+{
+    switch (w) {
+    case MT_FOLDED_ALLOCATIONS:
+        return n->allocations;
+    case MT_FOLDED_BYTES:
+        return n->allocated_bytes;
+    case MT_FOLDED_LIVE_BLOCKS:
+        return n->live_blocks;
+    case MT_FOLDED_LIVE_BYTES:
+        return n->live_bytes;
+    case MT_FOLDED_PEAK_BYTES:
+        return n->peak_bytes;
+    case MT_FOLDED_PEAK_BLOCKS:
+        return n->peak_blocks;
+    }
+    return 0;
+}
+
+/* A frame name that cannot break the format: ';' separates frames and a newline lines. */
+static void sanitize(char *s)
+{
+    for (; *s; s++) {
+        if (*s == ';')
+            *s = ':';
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
+    }
+}
+
+static char *entry_name(const mt_sym_frame_t *e)
+{
+    char *s = NULL;
+    if (e->function != NULL) {
+        s = strdup(e->function);
+    } else if (e->module != NULL) {
+        const char *slash = strrchr(e->module, '/');
+        const char *base = slash != NULL ? slash + 1 : e->module;
+        if (asprintf(&s, "%s+0x%" PRIx64, base, e->offset) < 0) s = NULL;
+    } else {
+        if (asprintf(&s, "0x%" PRIx64, e->address) < 0) s = NULL;
+    }
+    if (s != NULL) sanitize(s);
+    return s;
+}
+
+static void collect(const mt_sym_frame_t *e, void *ctx)
+{
+    names_t *nm = ctx;
+    if (nm->failed) return;
+    if (nm->n == nm->cap) {
+        size_t nc = nm->cap ? nm->cap * 2 : 16;
+        char **v = realloc(nm->v, nc * sizeof *v);
+        if (v == NULL) {
+            nm->failed = true;
+            return;
+        }
+        nm->v = v;
+        nm->cap = nc;
+    }
+    if ((nm->v[nm->n] = entry_name(e)) == NULL)
+        nm->failed = true;
+    else
+        nm->n++;
+}
+
+/* The names of `node`'s path joined outermost first; NULL when out of memory. */
+static char *path_line(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, names_t *nm)
+{
+    for (size_t i = 0; i < nm->n; i++)
+        free(nm->v[i]);
+    nm->n = 0;
+    nm->failed = false;
+    if (mt__sym_walk_path(cap, sym, node, collect, nm) < 0 || nm->failed) return NULL;
+    if (nm->n == 0) return strdup("[no call path]");
+    size_t len = 0;
+    for (size_t i = 0; i < nm->n; i++)
+        len += strlen(nm->v[i]) + 1;
+    char *line = malloc(len);
+    if (line == NULL) return NULL;
+    char *p = line;
+    for (size_t i = nm->n; i-- > 0;) {
+        size_t k = strlen(nm->v[i]);
+        memcpy(p, nm->v[i], k);
+        p += k;
+        *p++ = i > 0 ? ';' : '\0';
+    }
+    return line;
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const line_t *)a)->path, ((const line_t *)b)->path);
+}
+
+int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                      const mt_folded_opts_t *opts)
+{
+    /* The weight of each node. Records 1..n-1 only: nodes[0] copies the record standing for
+     * the root. Filtered by thread, the weights come from the live blocks themselves. */
+    size_t nn = cap->nnodes;
+    uint64_t *w = calloc(nn ? nn : 1, sizeof *w);
+    line_t *lines = calloc(nn ? nn : 1, sizeof *lines);
+    names_t nm = {0};
+    size_t nlines = 0;
+    int rc = -1;
+    if (w == NULL || lines == NULL) goto done;
+    if (opts->threads != NULL) {
+        bool blocks = opts->weight == MT_FOLDED_LIVE_BLOCKS;
+        for (size_t i = 0; i < cap->nlive; i++) {
+            const mt_cap_live_t *l = &cap->live[i];
+            if (opts->threads[l->thread]) w[l->node] += blocks ? 1 : l->size;
+        }
+    } else {
+        for (size_t id = 1; id < nn; id++)
+            w[id] = node_weight(&cap->nodes[id], opts->weight);
+    }
+
+    for (size_t id = 0; id < nn; id++) {
+        if (w[id] == 0) continue;
+        char *path = path_line(cap, sym, (uint32_t)id, &nm);
+        if (path == NULL) goto done;
+        lines[nlines++] = (line_t){path, w[id]};
+    }
+    /* Different call sites in one function give the same names: one line, summed. */
+    qsort(lines, nlines, sizeof *lines, by_path);
+    for (size_t i = 0; i < nlines;) {
+        uint64_t sum = 0;
+        size_t j = i;
+        for (; j < nlines && strcmp(lines[j].path, lines[i].path) == 0; j++)
+            sum += lines[j].weight;
+        fprintf(out, "%s %" PRIu64 "\n", lines[i].path, sum);
+        i = j;
+    }
+    rc = ferror(out) ? -1 : 0;
+done:
+    for (size_t i = 0; i < nm.n; i++)
+        free(nm.v[i]);
+    free(nm.v);
+    for (size_t i = 0; i < nlines; i++)
+        free(lines[i].path);
+    free(lines);
+    free(w);
+    return rc;
+}

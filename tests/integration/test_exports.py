@@ -1,0 +1,104 @@
+"""`memtrack folded` and `memtrack pprof` on a real capture: tests/programs/leaks_c.c leaks 3
+blocks of 100 bytes from leak_malloc (called from main), which the folded stacks must show on
+the exact line `...;main;leak_malloc WEIGHT` and `go tool pprof -top` must count exactly."""
+
+import os
+import shutil
+import unittest
+
+from mtutil import MEMTRACK, MemtrackCase, run_proc, run_proc_env
+
+
+class Exports(MemtrackCase):
+
+    _capture = None
+
+    def capture(self):
+        """A capture of leaks_c, made once per class."""
+        if Exports._capture is None:
+            res = self.run_memtrack("leaks_c")
+            Exports._capture = self.only_capture(res, "leaks_c")
+        return Exports._capture
+
+    def folded(self, *args):
+        proc = run_proc([MEMTRACK, "folded"] + list(args))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return proc.stdout
+
+    def leak_malloc_line(self, out):
+        """The one line whose innermost frame is leak_malloc -> (frames, weight)."""
+        lines = [l for l in out.splitlines() if l.rsplit(" ", 1)[0].split(";")[-1] ==
+                 "leak_malloc"]
+        self.assertEqual(len(lines), 1, "want one leak_malloc line:\n" + out)
+        path, weight = lines[0].rsplit(" ", 1)
+        return path.split(";"), weight
+
+    def test_folded(self):
+        cap = self.capture()
+        out = self.folded(cap)
+        self.assertEqual(out, self.folded("--weight", "live-bytes", cap))
+        lines = out.splitlines()
+        self.assertEqual(lines, sorted(lines, key=lambda l: l.encode()), "not sorted:\n" + out)
+        for line in lines:
+            path, weight = line.rsplit(" ", 1)
+            self.assertTrue(weight.isdigit() and int(weight) > 0, line)
+            self.assertNotIn("\n", path)
+        frames, weight = self.leak_malloc_line(out)
+        self.assertEqual(frames[-2:], ["main", "leak_malloc"], out)
+        self.assertIn(";".join(frames) + " 300", lines)
+        for w, want in (("live-blocks", "3"), ("allocations", "3"), ("bytes", "300")):
+            got = self.leak_malloc_line(self.folded("--weight", w, cap))
+            self.assertEqual(got, (frames, want), "--weight " + w)
+        # The calloc that makes the peak is freed at once: leak_malloc's blocks were live then.
+        self.assertEqual(self.leak_malloc_line(self.folded("--weight", "peak-bytes", cap)),
+                         (frames, "300"))
+
+    def test_folded_thread(self):
+        cap = self.capture()
+        data = self.load(cap)
+        tid = data["threads"][0]["tid"]
+        out = self.folded("--thread", str(tid), cap)
+        self.assertEqual(out, self.folded(cap), "one thread: all blocks are its")
+        proc = run_proc([MEMTRACK, "folded", "--thread", str(tid), "--weight", "bytes", cap])
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stdout, "")
+        self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
+        self.assertIn("not possible", proc.stderr)
+
+    def test_pprof_go_tool(self):
+        go = shutil.which("go")
+        if go is None:
+            self.skipTest("`go` is not installed (Debian package golang-go): cannot run "
+                          "go tool pprof")
+        cap = self.capture()
+        work = self.tempdir()
+        out = os.path.join(work, "leaks.pb.gz")
+        proc = run_proc([MEMTRACK, "pprof", "-o", out, cap])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(2), b"\x1f\x8b", "not gzip")
+        env = {"HOME": work, "GOCACHE": os.path.join(work, "gocache"), "GOFLAGS": "-mod=mod",
+               "GOPATH": os.path.join(work, "gopath"), "PPROF_TMPDIR": work}
+
+        def top(index):
+            p = run_proc_env([go, "tool", "pprof", "-top", "-unit=B",
+                              "-sample_index=" + index, out], env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rows = {}
+            for line in p.stdout.splitlines():
+                parts = line.split()
+                if len(parts) == 6 and parts[1].endswith("%"):
+                    rows[parts[5]] = (parts[0], parts[3])  # flat, cum
+            return p.stdout, rows
+
+        text, rows = top("inuse_space")
+        self.assertIn("Type: inuse_space", text)
+        self.assertEqual(rows.get("leak_malloc"), ("300B", "300B"), text)
+        self.assertEqual(rows.get("leak_calloc"), ("480B", "480B"), text)
+        text, rows = top("alloc_space")
+        self.assertEqual(rows.get("leak_malloc"), ("300B", "300B"), text)
+        self.assertEqual(rows.get("temp_pairs"), ("250B", "250B"), text)
+
+
+if __name__ == "__main__":
+    unittest.main()

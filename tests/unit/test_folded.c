@@ -1,0 +1,299 @@
+/* Unit tests of `memtrack folded`: the exact folded stacks of a synthetic capture for every
+ * weight, --thread, frame names (module+offset, raw addresses, class markers with ';' and a
+ * newline in their name, the path without frames), and the one-line errors of the command line
+ * (whose source is compiled in here, as the tests link the libraries but not the executable). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "capture_builder.h"
+#include "cli/args.c"
+#include "cli_run.h"
+#include "cli/folded_cmd.c"
+#include "report/report.h"
+
+#define PB  UINT64_C(0x555500000000) /* where /nonexistent/prog is loaded */
+#define LB  UINT64_C(0x7f0000000000) /* where /nonexistent/libfoo.so is loaded */
+#define RAW UINT64_C(0x1234)         /* a frame in no module */
+
+static uint64_t ret(uint64_t bias, uint64_t offset)
+{
+    return bias + offset + 1;
+}
+
+/* Call tree (allocations/bytes, peak blocks/bytes, live blocks/bytes):
+ *   1 prog+0x500 (main)                      nothing of its own
+ *   2   prog+0x100                           4/400  3/300  2/200 (threads 100 and 200)
+ *   3   libfoo.so+0x40                       1/50   1/50   1/50  (thread 200)
+ *   4   0x1234                               2/20   none   none
+ *   5 [class pa;r\nser]                      nothing of its own
+ *   6   prog+0x200                           3/30   2/20   2/20  (thread 100)
+ *   7 the record standing for the root       1/8    1/8    1/8   (thread 100) */
+static uint8_t *fixture_bytes(size_t *len)
+{
+    static mt_cap_module_t mods[2] = {
+        {.bias = PB,
+         .start = PB,
+         .end = PB + 0x10000,
+         .path = "/nonexistent/prog",
+         .build_id = (uint8_t *)"\x01\x02\x03\x04",
+         .build_id_len = 4},
+        {.bias = LB, .start = LB, .end = LB + 0x10000, .path = "/nonexistent/libfoo.so"},
+    };
+    mt_cap_node_t nodes[8] = {
+        [1] = {.parent = 0, .frame = ret(PB, 0x500)},
+        [2] = {1, ret(PB, 0x100), 4, 400, 0, 3, 300, 2, 200},
+        [3] = {1, ret(LB, 0x40), 1, 50, 0, 1, 50, 1, 50},
+        [4] = {1, RAW, 2, 20, 0, 0, 0, 0, 0},
+        [5] = {.parent = 0, .frame = MT_FMT_CLASS_FRAME + 1},
+        [6] = {5, ret(PB, 0x200), 3, 30, 0, 2, 20, 2, 20},
+        [7] = {0, 0, 1, 8, 0, 1, 8, 1, 8},
+    };
+    mt_cap_live_t live[6] = {
+        {0x10000, 100, 2, 0}, {0x20000, 100, 2, 1}, {0x30000, 50, 3, 1},
+        {0x40000, 10, 6, 0},  {0x50000, 10, 6, 0},  {0x60000, 8, 0, 0},
+    };
+    mt_cap_thread_t threads[2] = {{.tid = 100, .name = "main"}, {.tid = 200, .name = "worker"}};
+    mt_capture_t c = {.pid = 100,
+                      .start_realtime_ns = UINT64_C(1700000000000000000),
+                      .duration_ns = 2500000,
+                      .depth = 64,
+                      .program = "/nonexistent/prog",
+                      .cmdline = "prog",
+                      .cmdline_len = 4,
+                      .totals = {.allocations = 11,
+                                 .allocated_bytes = 508,
+                                 .frees = 5,
+                                 .freed_bytes = 230,
+                                 .live_blocks = 6,
+                                 .live_bytes = 278,
+                                 .peak_bytes = 378,
+                                 .peak_blocks = 7,
+                                 .threads = 2},
+                      .modules = mods,
+                      .nmodules = 2,
+                      .nodes = nodes,
+                      .nnodes = 8,
+                      .threads = threads,
+                      .nthreads = 2,
+                      .live = live,
+                      .nlive = 6};
+    tb_t b = {0};
+    tb_header(&b, MT_FMT_VERSION);
+    tb_meta(&b, &c);
+    tb_totals(&b, &c.totals);
+    tb_modules(&b, &c);
+    tb_nodes(&b, &c);
+    tb_threads(&b, &c);
+    tb_open(&b, MT_SEC_CLASSES);
+    tb_u32(&b, 2);
+    const char *classes[2] = {"untagged", "pa;r\nser"};
+    for (int i = 0; i < 2; i++) {
+        tb_string(&b, classes[i], strlen(classes[i]));
+        for (int k = 0; k < 4; k++)
+            tb_u64(&b, 0);
+        tb_u32(&b, 0);
+    }
+    tb_close(&b);
+    tb_live(&b, &c);
+    tb_end(&b);
+    *len = b.len;
+    return b.data;
+}
+
+static char dir[] = "/tmp/mt_test_folded.XXXXXX";
+static char capture_path[256], bad_path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(dir) == NULL) return -1;
+    snprintf(capture_path, sizeof capture_path, "%s/good.mtc", dir);
+    snprintf(bad_path, sizeof bad_path, "%s/truncated.mtc", dir);
+    size_t len;
+    uint8_t *data = fixture_bytes(&len);
+    FILE *f = fopen(capture_path, "wb"), *g = fopen(bad_path, "wb");
+    if (f == NULL || g == NULL) return -1;
+    fwrite(data, 1, len, f);
+    fwrite(data, 1, len / 2, g);
+    fclose(f);
+    fclose(g);
+    free(data);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(capture_path);
+    unlink(bad_path);
+    rmdir(dir);
+    return 0;
+}
+
+static void folded(result_t *r, ...)
+{
+    va_list ap;
+    va_start(ap, r);
+    run_cmd(r, mt__cmd_folded, "folded", ap);
+    va_end(ap);
+}
+
+/* The command's output with these arguments, which must succeed. */
+static void expect(const char *want, ...)
+{
+    char *argv[8];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, want);
+    for (char *a; argc < 7 && (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    result_t r;
+    folded(&r, argc > 0 ? argv[0] : NULL, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
+           argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, (char *)NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, want);
+}
+
+static void test_weights(void **state)
+{
+    (void)state;
+    const char *live_bytes = "[class pa:r ser];prog+0x200 20\n"
+                             "[no call path] 8\n"
+                             "prog+0x500;libfoo.so+0x40 50\n"
+                             "prog+0x500;prog+0x100 200\n";
+    expect(live_bytes, capture_path, NULL);
+    expect(live_bytes, "--weight", "live-bytes", capture_path, NULL);
+    expect("[class pa:r ser];prog+0x200 2\n"
+           "[no call path] 1\n"
+           "prog+0x500;libfoo.so+0x40 1\n"
+           "prog+0x500;prog+0x100 2\n",
+           "--weight=live-blocks", capture_path, NULL);
+    expect("[class pa:r ser];prog+0x200 3\n"
+           "[no call path] 1\n"
+           "prog+0x500;0x1234 2\n"
+           "prog+0x500;libfoo.so+0x40 1\n"
+           "prog+0x500;prog+0x100 4\n",
+           "--weight", "allocations", capture_path, NULL);
+    expect("[class pa:r ser];prog+0x200 30\n"
+           "[no call path] 8\n"
+           "prog+0x500;0x1234 20\n"
+           "prog+0x500;libfoo.so+0x40 50\n"
+           "prog+0x500;prog+0x100 400\n",
+           capture_path, "--weight", "bytes", NULL);
+    expect("[class pa:r ser];prog+0x200 20\n"
+           "[no call path] 8\n"
+           "prog+0x500;libfoo.so+0x40 50\n"
+           "prog+0x500;prog+0x100 300\n",
+           "--weight", "peak-bytes", capture_path, NULL);
+    expect("[class pa:r ser];prog+0x200 2\n"
+           "[no call path] 1\n"
+           "prog+0x500;libfoo.so+0x40 1\n"
+           "prog+0x500;prog+0x100 3\n",
+           "--weight", "peak-blocks", capture_path, NULL);
+}
+
+static void test_thread(void **state)
+{
+    (void)state;
+    expect("[class pa:r ser];prog+0x200 20\n"
+           "[no call path] 8\n"
+           "prog+0x500;prog+0x100 100\n",
+           "--thread", "100", capture_path, NULL);
+    expect("prog+0x500;libfoo.so+0x40 1\n"
+           "prog+0x500;prog+0x100 1\n",
+           "--thread=200", "--weight", "live-blocks", capture_path, NULL);
+}
+
+/* Without a symbolizer frames stay addresses, and the class marker is still named. */
+static void test_no_symbolizer(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *data = fixture_bytes(&len);
+    mt_capture_t *cap;
+    char err[256];
+    assert_int_equal(mt__capture_parse(data, len, &cap, err, sizeof err), 0);
+    free(data);
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *out = open_memstream(&buf, &blen);
+    mt_folded_opts_t opts = {.weight = MT_FOLDED_BYTES};
+    assert_int_equal(mt__report_folded(out, cap, NULL, &opts), 0);
+    fclose(out);
+    assert_string_equal(buf, "0x555500000501;0x1234 20\n"
+                             "0x555500000501;0x555500000101 400\n"
+                             "0x555500000501;0x7f0000000041 50\n"
+                             "0xffff000000000001;0x555500000201 30\n"
+                             "[no call path] 8\n");
+    free(buf);
+    mt__capture_free(cap);
+}
+
+/* Fails with status 2 and exactly one line on stderr, nothing on stdout. */
+static void expect_error(const char *what, ...)
+{
+    char *argv[8];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, what);
+    for (char *a; argc < 7 && (a = va_arg(ap, char *)) != NULL;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    result_t r;
+    folded(&r, argc > 0 ? argv[0] : NULL, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
+           argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, (char *)NULL);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "");
+    if (strstr(r.err, what) == NULL) fail_msg("stderr lacks '%s': %s", what, r.err);
+    assert_non_null(strchr(r.err, '\n'));
+    assert_true(strchr(r.err, '\n')[1] == '\0');
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error("no capture file given", NULL);
+    expect_error("no capture file given", "--weight", "bytes", NULL);
+    expect_error("bad --weight 'heavy'", "--weight", "heavy", capture_path, NULL);
+    expect_error("--weight needs a value", capture_path, "--weight", NULL);
+    expect_error("unknown option '--top'", "--top", "3", capture_path, NULL);
+    expect_error("more than one capture", capture_path, capture_path, NULL);
+    expect_error("bad --thread 'x1'", "--thread", "x1", capture_path, NULL);
+    expect_error("bad --thread '-1'", "--thread", "-1", capture_path, NULL);
+    expect_error("--thread is not possible with --weight bytes", "--thread", "100", "--weight",
+                 "bytes", capture_path, NULL);
+    expect_error("--thread is not possible with --weight peak-bytes", "--weight", "peak-bytes",
+                 "--thread", "100", capture_path, NULL);
+    expect_error("--thread is not possible with --weight allocations", "--weight", "allocations",
+                 "--thread", "100", capture_path, NULL);
+    expect_error("has no thread 300", "--thread", "300", capture_path, NULL);
+    expect_error("truncated", bad_path, NULL);
+    expect_error("/nonexistent/capture.mtc", "/nonexistent/capture.mtc", NULL);
+
+    result_t r;
+    folded(&r, "--help", (char *)NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "usage: memtrack folded"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_thread),
+        cmocka_unit_test(test_no_symbolizer),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

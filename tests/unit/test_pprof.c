@@ -1,0 +1,397 @@
+/* Unit tests of `memtrack pprof`: the profile written for a synthetic capture is gunzipped with
+ * zlib and decoded with protobuf-c's generated code, and its sample types, samples, locations,
+ * functions, mappings and times checked; then the command line (compiled in here, as the tests
+ * link the libraries but not the executable): the default output name, -o and the errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <inttypes.h>
+
+#include <cmocka.h>
+
+#include "capture_builder.h"
+#include "cli/args.c"
+#include "cli_run.h"
+#include "cli/pprof_cmd.c"
+#include "profile.pb-c.h"
+#include "report/report.h"
+
+#define PB  UINT64_C(0x555500000000) /* where /nonexistent/prog is loaded */
+#define LB  UINT64_C(0x7f0000000000) /* where /nonexistent/libfoo.so is loaded */
+#define RAW UINT64_C(0x1234)         /* a frame in no module */
+
+static uint64_t ret(uint64_t bias, uint64_t offset)
+{
+    return bias + offset + 1;
+}
+
+/* Call tree (allocations/bytes, peak blocks/bytes, live blocks/bytes):
+ *   1 prog+0x500 (main)                      nothing of its own
+ *   2   prog+0x100                           4/400  3/300  2/200 (threads 100 and 200)
+ *   3   libfoo.so+0x40                       1/50   1/50   1/50  (thread 200)
+ *   4   0x1234                               2/20   none   none
+ *   5 [class pa;r\nser]                      nothing of its own
+ *   6   prog+0x200                           3/30   2/20   2/20  (thread 100)
+ *   7 the record standing for the root       1/8    1/8    1/8   (thread 100) */
+static uint8_t *fixture_bytes(size_t *len)
+{
+    static mt_cap_module_t mods[2] = {
+        {.bias = PB,
+         .start = PB,
+         .end = PB + 0x10000,
+         .path = "/nonexistent/prog",
+         .build_id = (uint8_t *)"\x01\x02\x03\x04",
+         .build_id_len = 4},
+        {.bias = LB, .start = LB, .end = LB + 0x10000, .path = "/nonexistent/libfoo.so"},
+    };
+    mt_cap_node_t nodes[8] = {
+        [1] = {.parent = 0, .frame = ret(PB, 0x500)},
+        [2] = {1, ret(PB, 0x100), 4, 400, 0, 3, 300, 2, 200},
+        [3] = {1, ret(LB, 0x40), 1, 50, 0, 1, 50, 1, 50},
+        [4] = {1, RAW, 2, 20, 0, 0, 0, 0, 0},
+        [5] = {.parent = 0, .frame = MT_FMT_CLASS_FRAME + 1},
+        [6] = {5, ret(PB, 0x200), 3, 30, 0, 2, 20, 2, 20},
+        [7] = {0, 0, 1, 8, 0, 1, 8, 1, 8},
+    };
+    mt_cap_live_t live[6] = {
+        {0x10000, 100, 2, 0}, {0x20000, 100, 2, 1}, {0x30000, 50, 3, 1},
+        {0x40000, 10, 6, 0},  {0x50000, 10, 6, 0},  {0x60000, 8, 0, 0},
+    };
+    mt_cap_thread_t threads[2] = {{.tid = 100, .name = "main"}, {.tid = 200, .name = "worker"}};
+    mt_capture_t c = {.pid = 100,
+                      .start_realtime_ns = UINT64_C(1700000000000000000),
+                      .duration_ns = 2500000,
+                      .depth = 64,
+                      .program = "/nonexistent/prog",
+                      .cmdline = "prog",
+                      .cmdline_len = 4,
+                      .totals = {.allocations = 11,
+                                 .allocated_bytes = 508,
+                                 .frees = 5,
+                                 .freed_bytes = 230,
+                                 .live_blocks = 6,
+                                 .live_bytes = 278,
+                                 .peak_bytes = 378,
+                                 .peak_blocks = 7,
+                                 .threads = 2},
+                      .modules = mods,
+                      .nmodules = 2,
+                      .nodes = nodes,
+                      .nnodes = 8,
+                      .threads = threads,
+                      .nthreads = 2,
+                      .live = live,
+                      .nlive = 6};
+    tb_t b = {0};
+    tb_header(&b, MT_FMT_VERSION);
+    tb_meta(&b, &c);
+    tb_totals(&b, &c.totals);
+    tb_modules(&b, &c);
+    tb_nodes(&b, &c);
+    tb_threads(&b, &c);
+    tb_open(&b, MT_SEC_CLASSES);
+    tb_u32(&b, 2);
+    const char *classes[2] = {"untagged", "pa;r\nser"};
+    for (int i = 0; i < 2; i++) {
+        tb_string(&b, classes[i], strlen(classes[i]));
+        for (int k = 0; k < 4; k++)
+            tb_u64(&b, 0);
+        tb_u32(&b, 0);
+    }
+    tb_close(&b);
+    tb_live(&b, &c);
+    tb_end(&b);
+    *len = b.len;
+    return b.data;
+}
+
+static char dir[] = "/tmp/mt_test_pprof.XXXXXX";
+static char capture_path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    if (mkdtemp(dir) == NULL) return -1;
+    snprintf(capture_path, sizeof capture_path, "%s/good.mtc", dir);
+    size_t len;
+    uint8_t *data = fixture_bytes(&len);
+    FILE *f = fopen(capture_path, "wb");
+    if (f == NULL) return -1;
+    fwrite(data, 1, len, f);
+    fclose(f);
+    free(data);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(capture_path);
+    rmdir(dir);
+    return 0;
+}
+
+/* Gunzips data[0..len) (a complete gzip stream); free() the result. */
+static uint8_t *gunzip(const uint8_t *data, size_t len, size_t *outlen)
+{
+    z_stream zs = {0};
+    assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+    size_t cap = 1 << 16;
+    uint8_t *out = malloc(cap);
+    assert_non_null(out);
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)len;
+    int rc;
+    do {
+        if (zs.total_out == cap) {
+            cap *= 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        zs.next_out = out + zs.total_out;
+        zs.avail_out = (uInt)(cap - zs.total_out);
+        rc = inflate(&zs, Z_NO_FLUSH);
+        assert_true(rc == Z_OK || rc == Z_STREAM_END);
+    } while (rc != Z_STREAM_END);
+    assert_int_equal(zs.avail_in, 0);
+    *outlen = zs.total_out;
+    inflateEnd(&zs);
+    return out;
+}
+
+static Perftools__Profiles__Profile *decode(const uint8_t *gz, size_t len)
+{
+    size_t plen;
+    uint8_t *raw = gunzip(gz, len, &plen);
+    Perftools__Profiles__Profile *p = perftools__profiles__profile__unpack(NULL, plen, raw);
+    free(raw);
+    assert_non_null(p);
+    return p;
+}
+
+static const char *str(const Perftools__Profiles__Profile *p, int64_t i)
+{
+    assert_true(i >= 0 && (size_t)i < p->n_string_table);
+    return p->string_table[i];
+}
+
+static const Perftools__Profiles__Location *location(const Perftools__Profiles__Profile *p,
+                                                     uint64_t id)
+{
+    for (size_t i = 0; i < p->n_location; i++)
+        if (p->location[i]->id == id) return p->location[i];
+    fail_msg("no location %" PRIu64, id);
+    return NULL;
+}
+
+static const Perftools__Profiles__Function *function(const Perftools__Profiles__Profile *p,
+                                                     uint64_t id)
+{
+    for (size_t i = 0; i < p->n_function; i++)
+        if (p->function[i]->id == id) return p->function[i];
+    fail_msg("no function %" PRIu64, id);
+    return NULL;
+}
+
+/* The name of the (only) function at a location. */
+static const char *loc_name(const Perftools__Profiles__Profile *p, uint64_t id)
+{
+    const Perftools__Profiles__Location *l = location(p, id);
+    assert_int_equal(l->n_line, 1);
+    return str(p, function(p, l->line[0]->function_id)->name);
+}
+
+/* The sample whose leaf location is named `leaf`. */
+static const Perftools__Profiles__Sample *sample(const Perftools__Profiles__Profile *p,
+                                                 const char *leaf)
+{
+    for (size_t i = 0; i < p->n_sample; i++) {
+        assert_true(p->sample[i]->n_location_id > 0);
+        if (strcmp(loc_name(p, p->sample[i]->location_id[0]), leaf) == 0) return p->sample[i];
+    }
+    fail_msg("no sample with leaf %s", leaf);
+    return NULL;
+}
+
+static void expect_values(const Perftools__Profiles__Sample *s, int64_t a, int64_t b, int64_t c,
+                          int64_t d)
+{
+    assert_int_equal(s->n_value, 4);
+    assert_int_equal(s->value[0], a);
+    assert_int_equal(s->value[1], b);
+    assert_int_equal(s->value[2], c);
+    assert_int_equal(s->value[3], d);
+}
+
+static void test_profile(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *data = fixture_bytes(&len);
+    mt_capture_t *cap;
+    char err[256];
+    assert_int_equal(mt__capture_parse(data, len, &cap, err, sizeof err), 0);
+    free(data);
+    mt_sym_t *sym = mt__sym_new(cap, NULL);
+    assert_non_null(sym);
+    uint8_t *gz;
+    size_t gzlen;
+    assert_int_equal(mt__report_pprof(cap, sym, &gz, &gzlen), 0);
+    assert_true(gzlen > 2 && gz[0] == 0x1f && gz[1] == 0x8b); /* gzip magic */
+    Perftools__Profiles__Profile *p = decode(gz, gzlen);
+    free(gz);
+
+    assert_true(p->n_string_table > 0);
+    assert_string_equal(p->string_table[0], "");
+    static const char *const types[4][2] = {{"alloc_objects", "count"},
+                                            {"alloc_space", "bytes"},
+                                            {"inuse_objects", "count"},
+                                            {"inuse_space", "bytes"}};
+    assert_int_equal(p->n_sample_type, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(str(p, p->sample_type[i]->type), types[i][0]);
+        assert_string_equal(str(p, p->sample_type[i]->unit), types[i][1]);
+    }
+    assert_non_null(p->period_type);
+    assert_string_equal(str(p, p->period_type->type), "space");
+    assert_string_equal(str(p, p->period_type->unit), "bytes");
+    assert_int_equal(p->time_nanos, INT64_C(1700000000000000000));
+    assert_int_equal(p->duration_nanos, 2500000);
+
+    /* Nodes 2, 3, 4, 6 and 7 have figures; 1 and 5 none of their own. */
+    assert_int_equal(p->n_sample, 5);
+    const Perftools__Profiles__Sample *s = sample(p, "prog+0x100");
+    expect_values(s, 4, 400, 2, 200);
+    assert_int_equal(s->n_location_id, 2);
+    assert_string_equal(loc_name(p, s->location_id[1]), "prog+0x500");
+    const Perftools__Profiles__Location *l = location(p, s->location_id[0]);
+    assert_int_equal(l->mapping_id, 1);
+    assert_int_equal(l->address, PB + 0x100);
+    assert_int_equal(location(p, s->location_id[1])->address, PB + 0x500);
+
+    s = sample(p, "libfoo.so+0x40");
+    expect_values(s, 1, 50, 1, 50);
+    assert_int_equal(location(p, s->location_id[0])->mapping_id, 2);
+    s = sample(p, "0x1234");
+    expect_values(s, 2, 20, 0, 0);
+    assert_int_equal(location(p, s->location_id[0])->mapping_id, 0);
+    s = sample(p, "prog+0x200");
+    expect_values(s, 3, 30, 2, 20);
+    assert_int_equal(s->n_location_id, 2);
+    assert_string_equal(loc_name(p, s->location_id[1]), "[class pa;r\nser]");
+    s = sample(p, "[no call path]");
+    expect_values(s, 1, 8, 1, 8);
+    assert_int_equal(s->n_location_id, 1);
+
+    /* One location per distinct frame: 0x500, 0x100, libfoo+0x40, 0x1234, the marker, 0x200,
+     * the stand-in for the empty path; each named by a function of its own. */
+    assert_int_equal(p->n_location, 7);
+    assert_int_equal(p->n_function, 7);
+    for (size_t i = 0; i < p->n_function; i++)
+        assert_string_equal(str(p, p->function[i]->filename), "");
+
+    assert_int_equal(p->n_mapping, 2);
+    const Perftools__Profiles__Mapping *m = p->mapping[0];
+    assert_int_equal(m->id, 1);
+    assert_int_equal(m->memory_start, PB);
+    assert_int_equal(m->memory_limit, PB + 0x10000);
+    assert_int_equal(m->file_offset, 0);
+    assert_string_equal(str(p, m->filename), "/nonexistent/prog");
+    assert_string_equal(str(p, m->build_id), "01020304");
+    m = p->mapping[1];
+    assert_int_equal(m->id, 2);
+    assert_int_equal(m->memory_start, LB);
+    assert_string_equal(str(p, m->filename), "/nonexistent/libfoo.so");
+    assert_string_equal(str(p, m->build_id), "");
+
+    perftools__profiles__profile__free_unpacked(p, NULL);
+    mt__sym_free(sym);
+    mt__capture_free(cap);
+}
+
+static void pprof(result_t *r, ...)
+{
+    va_list ap;
+    va_start(ap, r);
+    run_cmd(r, mt__cmd_pprof, "pprof", ap);
+    va_end(ap);
+}
+
+/* The profile in `path` decodes and has the fixture's five samples. */
+static void check_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    Perftools__Profiles__Profile *p = decode(buf, n);
+    assert_int_equal(p->n_sample, 5);
+    perftools__profiles__profile__free_unpacked(p, NULL);
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    char dflt[300], other[300];
+    snprintf(dflt, sizeof dflt, "%s/good.pb.gz", dir);
+    snprintf(other, sizeof other, "%s/other.pb.gz", dir);
+
+    /* The default output replaces .mtc by .pb.gz, and an existing file is replaced. */
+    FILE *f = fopen(dflt, "w");
+    assert_non_null(f);
+    fputs("old", f);
+    fclose(f);
+    result_t r;
+    pprof(&r, capture_path, (char *)NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, dflt));
+    check_file(dflt);
+
+    pprof(&r, "-o", other, capture_path, (char *)NULL);
+    assert_int_equal(r.status, 0);
+    check_file(other);
+    unlink(other);
+    pprof(&r, capture_path,
+          "--output="
+          "/nonexistent/dir/x.pb.gz",
+          (char *)NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "cannot write /nonexistent/dir/x.pb.gz"));
+
+    /* Errors: status 2, one line on stderr, no file. */
+    const char *bad[][3] = {
+        {NULL},
+        {"-o", NULL},
+        {"--frobnicate", capture_path, NULL},
+        {capture_path, capture_path, NULL},
+        {"/nonexistent/capture.mtc", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pprof(&r, bad[i][0], bad[i][0] ? bad[i][1] : NULL, (char *)NULL);
+        assert_int_equal(r.status, 2);
+        assert_non_null(strchr(r.err, '\n'));
+        assert_true(strchr(r.err, '\n')[1] == '\0');
+    }
+    unlink(dflt);
+
+    pprof(&r, "--help", (char *)NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "usage: memtrack pprof"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
