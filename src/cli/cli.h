@@ -50,6 +50,10 @@ int mt__cmd_diff(int argc, char **argv);
  * is not a live one. */
 int mt__cmd_folded(int argc, char **argv);
 
+/* `memtrack flamegraph [--weight W] [--thread TID] [-o FILE] CAPTURE` (folded_cmd.c): the same
+ * stacks drawn as a self-contained SVG flame graph. */
+int mt__cmd_flamegraph(int argc, char **argv);
+
 /* `memtrack pprof [-o FILE] CAPTURE` (src/cli/pprof_cmd.c): writes the gzipped pprof profile
  * (default: CAPTURE with .mtc replaced by .pb.gz, replaced if it exists). Returns 0, 1 when it
  * could not be written, 2 for bad usage or a missing or invalid capture. */

@@ -1,6 +1,6 @@
-/* `memtrack folded`: reads a capture and prints its call paths as folded (collapsed) stacks on
- * stdout, for flamegraph.pl, inferno or speedscope. Problems with the command line or the
- * capture end in one line on stderr. */
+/* `memtrack folded` and `memtrack flamegraph`: the call paths of a capture as collapsed stacks
+ * (flamegraph.pl, inferno and speedscope read them), or drawn as a self-contained SVG flame
+ * graph. Both choose what a path weighs and may keep one thread's live blocks. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -15,32 +15,100 @@
 #include "capture/reader.h"
 #include "report/report.h"
 
-#define USAGE                                                                               \
-    "usage: memtrack folded [--weight allocations|bytes|live-blocks|live-bytes|peak-bytes|" \
-    "peak-blocks]\n"                                                                        \
-    "                       [--thread TID] CAPTURE\n"
+#define OPTIONS                                                                          \
+    "  --weight W    what a path weighs: allocations or bytes (allocated during the\n"   \
+    "                run), live-blocks or live-bytes (still allocated at its end; the\n" \
+    "                default), peak-bytes or peak-blocks (allocated at the peak)\n"      \
+    "  --thread TID  only the blocks allocated by thread TID (live weights only)\n"
 
-static void help(FILE *out)
+static void help(FILE *out, bool svg)
 {
-    fputs(USAGE
+    if (svg)
+        fputs("usage: memtrack flamegraph [--weight W] [--thread TID] [-o FILE.svg] CAPTURE\n"
+              "\n"
+              "Draw the call paths of a capture as a flame graph: one SVG file that opens in\n"
+              "a browser, outermost frames at the bottom, each as wide as what it weighs,\n"
+              "with its name, weight and share on hover.\n"
+              "\n" OPTIONS "  -o FILE       where to write it (default: CAPTURE with .mtc replaced "
+              "by .svg)\n",
+              out);
+    else
+        fputs("usage: memtrack folded [--weight W] [--thread TID] CAPTURE\n"
+              "\n"
+              "Print the call paths of a capture as folded stacks, one line per path: its\n"
+              "frames outermost first separated by ';', a space and its weight. flamegraph.pl,\n"
+              "inferno and speedscope read them.\n"
+              "\n" OPTIONS,
+              out);
+    fputs("  -h, --help    show this help\n"
           "\n"
-          "Print the call paths of a capture as folded stacks, one line per path: its frames\n"
-          "outermost first separated by ';', a space and its weight. flamegraph.pl, inferno\n"
-          "and speedscope read them.\n"
-          "\n"
-          "  --weight W    what a path weighs: allocations or bytes (allocated during the\n"
-          "                run), live-blocks or live-bytes (still allocated at its end; the\n"
-          "                default), peak-bytes or peak-blocks (allocated at the peak)\n"
-          "  --thread TID  only the blocks allocated by thread TID (live weights only)\n"
-          "  -h, --help    show this help\n"
-          "\n"
-          "Exit status: 0 on success, 1 if the stacks could not be written, 2 for bad usage\n"
+          "Exit status: 0 on success, 1 if the output could not be written, 2 for bad usage\n"
           "or a missing, truncated or corrupt capture.\n",
           out);
 }
 
-int mt__cmd_folded(int argc, char **argv)
+static const char *weight_name(mt_folded_weight_t w)
 {
+    static const char *const names[] = {"allocations", "bytes",      "live-blocks",
+                                        "live-bytes",  "peak-bytes", "peak-blocks"};
+    return names[w];
+}
+
+/* The flame graph's title and unit for a weight. */
+static void describe(mt_folded_weight_t w, const char **what, const char **unit)
+{
+    static const char *const whats[] = {"allocations made",       "bytes allocated",
+                                        "blocks live at the end", "bytes live at the end",
+                                        "bytes live at the peak", "blocks live at the peak"};
+    *what = whats[w];
+    *unit = w == MT_FOLDED_ALLOCATIONS                                 ? "allocations"
+            : w == MT_FOLDED_LIVE_BLOCKS || w == MT_FOLDED_PEAK_BLOCKS ? "blocks"
+                                                                       : "bytes";
+}
+
+/* CAPTURE with .mtc replaced by .svg. */
+static char *svg_name(const char *capture)
+{
+    size_t n = strlen(capture);
+    if (n > 4 && strcmp(capture + n - 4, ".mtc") == 0) n -= 4;
+    char *out = malloc(n + sizeof ".svg");
+    if (out == NULL) return NULL;
+    memcpy(out, capture, n);
+    memcpy(out + n, ".svg", sizeof ".svg");
+    return out;
+}
+
+static int write_svg(const char *dest, const mt_capture_t *cap, mt_sym_t *sym,
+                     const mt_folded_opts_t *opts)
+{
+    mt_folded_line_t *lines;
+    size_t n;
+    if (mt__folded_lines(cap, sym, opts, &lines, &n) != 0) {
+        fputs("memtrack: out of memory\n", stderr);
+        return 1;
+    }
+    const char *what, *unit;
+    describe(opts->weight, &what, &unit);
+    char title[600];
+    const char *slash = strrchr(cap->program, '/');
+    snprintf(title, sizeof title, "%s (pid %" PRIu64 "): %s", slash ? slash + 1 : cap->program,
+             cap->pid, what);
+    FILE *f = fopen(dest, "w");
+    int rc = f ? mt__report_flamegraph(f, lines, n, title, unit) : -1;
+    if (f && fclose(f) != 0) rc = -1;
+    mt__folded_free(lines, n);
+    if (rc != 0) {
+        fprintf(stderr, "memtrack: cannot write %s: %s\n", dest, strerror(errno));
+        return 1;
+    }
+    printf("%s\n", dest);
+    return 0;
+}
+
+/* Both commands; `svg` says which. */
+static int stacks_command(int argc, char **argv, bool svg)
+{
+    const char *cmd = svg ? "flamegraph" : "folded", *output = NULL;
     bool options_done = false, by_thread = false;
     mt_folded_weight_t weight = MT_FOLDED_LIVE_BYTES;
     uint64_t tid = 0;
@@ -50,40 +118,40 @@ int mt__cmd_folded(int argc, char **argv)
         int r;
         if (options_done || a[0] != '-' || a[1] == '\0') {
             if (path != NULL)
-                return mt__cli_usage_error("folded", "more than one capture given ('%s')", a);
+                return mt__cli_usage_error(cmd, "more than one capture given ('%s')", a);
             path = a;
         } else if (strcmp(a, "--") == 0) {
             options_done = true;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help(stdout);
+            help(stdout, svg);
             return 0;
+        } else if (svg && ((r = mt__cli_option("-o", argc, argv, &i, &val)) != 0 ||
+                           (r = mt__cli_option("--output", argc, argv, &i, &val)) != 0)) {
+            if (r < 0 || !*val) return mt__cli_usage_error(cmd, "%s needs a file name", a);
+            output = val;
         } else if ((r = mt__cli_option("--weight", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error("folded", "%s needs a value", a);
+            if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value", a);
             if (!mt__folded_weight_parse(val, &weight))
                 return mt__cli_usage_error(
-                    "folded",
+                    cmd,
                     "bad --weight '%s' (want allocations, bytes, live-blocks, "
                     "live-bytes, peak-bytes or peak-blocks)",
                     val);
         } else if ((r = mt__cli_option("--thread", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error("folded", "%s needs a value (a thread id)", a);
+            if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a thread id)", a);
             if (!mt__cli_parse_u64(val, &tid))
-                return mt__cli_usage_error("folded", "bad --thread '%s' (want a thread id)", val);
+                return mt__cli_usage_error(cmd, "bad --thread '%s' (want a thread id)", val);
             by_thread = true;
         } else {
-            return mt__cli_usage_error("folded", "unknown option '%s'", a);
+            return mt__cli_usage_error(cmd, "unknown option '%s'", a);
         }
     }
     if (by_thread && weight != MT_FOLDED_LIVE_BYTES && weight != MT_FOLDED_LIVE_BLOCKS)
-        return mt__cli_usage_error(
-            "folded",
-            "--thread is not possible with --weight %s: only live blocks record "
-            "their thread (use live-bytes or live-blocks)",
-            weight == MT_FOLDED_ALLOCATIONS  ? "allocations"
-            : weight == MT_FOLDED_BYTES      ? "bytes"
-            : weight == MT_FOLDED_PEAK_BYTES ? "peak-bytes"
-                                             : "peak-blocks");
-    if (path == NULL) return mt__cli_usage_error("folded", "no capture file given");
+        return mt__cli_usage_error(cmd,
+                                   "--thread is not possible with --weight %s: only live blocks "
+                                   "record their thread (use live-bytes or live-blocks)",
+                                   weight_name(weight));
+    if (path == NULL) return mt__cli_usage_error(cmd, "no capture file given");
 
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;
@@ -97,7 +165,7 @@ int mt__cmd_folded(int argc, char **argv)
         for (size_t t = 0; threads != NULL && t < cap->nthreads; t++)
             found |= threads[t] = cap->threads[t].tid == tid;
         if (threads != NULL && !found) {
-            fprintf(stderr, "memtrack folded: %s has no thread %" PRIu64 "\n", path, tid);
+            fprintf(stderr, "memtrack %s: %s has no thread %" PRIu64 "\n", cmd, path, tid);
             status = 2;
             goto done;
         }
@@ -109,6 +177,12 @@ int mt__cmd_folded(int argc, char **argv)
         goto done;
     }
     mt_folded_opts_t opts = {.weight = weight, .threads = threads};
+    if (svg) {
+        char *dflt = output == NULL ? svg_name(path) : NULL;
+        status = output || dflt ? write_svg(output ? output : dflt, cap, sym, &opts) : 1;
+        free(dflt);
+        goto done;
+    }
     int rc = mt__report_folded(stdout, cap, sym, &opts);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "memtrack: cannot write the folded stacks: %s\n", strerror(errno));
@@ -122,4 +196,14 @@ done:
     free(threads);
     mt__capture_free(cap);
     return status;
+}
+
+int mt__cmd_folded(int argc, char **argv)
+{
+    return stacks_command(argc, argv, false);
+}
+
+int mt__cmd_flamegraph(int argc, char **argv)
+{
+    return stacks_command(argc, argv, true);
 }

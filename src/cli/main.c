@@ -18,6 +18,8 @@ static void usage(FILE *f)
           "      what grew and what shrank between two captures, by call path and in total\n"
           "  memtrack folded [--weight WEIGHT] [--thread TID] CAPTURE\n"
           "      call paths as folded stacks, for flamegraph.pl and speedscope\n"
+          "  memtrack flamegraph [--weight WEIGHT] [--thread TID] [-o FILE.svg] CAPTURE\n"
+          "      call paths drawn as a flame graph, one SVG file for a browser\n"
           "  memtrack pprof [-o FILE] CAPTURE\n"
           "      the capture as a gzipped pprof profile, for go tool pprof\n"
           "  memtrack snapshot [--timeout SECONDS] PID\n"
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "folded")) return mt__cmd_folded(argc - 1, argv + 1);
     if (!strcmp(cmd, "pprof")) return mt__cmd_pprof(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot")) return mt__cmd_snapshot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "flamegraph")) return mt__cmd_flamegraph(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -13,11 +13,6 @@ typedef struct names_s {
     bool failed; /* out of memory on the way */
 } names_t;
 
-typedef struct line_s {
-    char *path;
-    uint64_t weight;
-} line_t;
-
 static const struct {
     const char *name;
     mt_folded_weight_t weight;
@@ -129,17 +124,24 @@ static char *path_line(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, na
 
 static int by_path(const void *a, const void *b)
 {
-    return strcmp(((const line_t *)a)->path, ((const line_t *)b)->path);
+    return strcmp(((const mt_folded_line_t *)a)->path, ((const mt_folded_line_t *)b)->path);
 }
 
-int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
-                      const mt_folded_opts_t *opts)
+void mt__folded_free(mt_folded_line_t *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].path);
+    free(lines);
+}
+
+int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opts_t *opts,
+                     mt_folded_line_t **out, size_t *nout)
 {
     /* The weight of each node. Records 1..n-1 only: nodes[0] copies the record standing for
      * the root. Filtered by thread, the weights come from the live blocks themselves. */
     size_t nn = cap->nnodes;
     uint64_t *w = calloc(nn ? nn : 1, sizeof *w);
-    line_t *lines = calloc(nn ? nn : 1, sizeof *lines);
+    mt_folded_line_t *lines = calloc(nn ? nn : 1, sizeof *lines);
     names_t nm = {0};
     size_t nlines = 0;
     int rc = -1;
@@ -159,26 +161,44 @@ int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
         if (w[id] == 0) continue;
         char *path = path_line(cap, sym, (uint32_t)id, &nm);
         if (path == NULL) goto done;
-        lines[nlines++] = (line_t){path, w[id]};
+        lines[nlines++] = (mt_folded_line_t){path, w[id]};
     }
     /* Different call sites in one function give the same names: one line, summed. */
     qsort(lines, nlines, sizeof *lines, by_path);
+    size_t merged = 0;
     for (size_t i = 0; i < nlines;) {
-        uint64_t sum = 0;
-        size_t j = i;
-        for (; j < nlines && strcmp(lines[j].path, lines[i].path) == 0; j++)
+        size_t j = i + 1;
+        uint64_t sum = lines[i].weight;
+        for (; j < nlines && strcmp(lines[j].path, lines[i].path) == 0; j++) {
             sum += lines[j].weight;
-        fprintf(out, "%s %" PRIu64 "\n", lines[i].path, sum);
+            free(lines[j].path);
+        }
+        lines[merged++] = (mt_folded_line_t){lines[i].path, sum};
         i = j;
     }
-    rc = ferror(out) ? -1 : 0;
+    nlines = merged;
+    *out = lines;
+    *nout = nlines;
+    lines = NULL;
+    nlines = 0;
+    rc = 0;
 done:
     for (size_t i = 0; i < nm.n; i++)
         free(nm.v[i]);
     free(nm.v);
-    for (size_t i = 0; i < nlines; i++)
-        free(lines[i].path);
-    free(lines);
+    mt__folded_free(lines, nlines);
     free(w);
     return rc;
+}
+
+int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
+                      const mt_folded_opts_t *opts)
+{
+    mt_folded_line_t *lines;
+    size_t n;
+    if (mt__folded_lines(cap, sym, opts, &lines, &n) != 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s %" PRIu64 "\n", lines[i].path, lines[i].weight);
+    mt__folded_free(lines, n);
+    return ferror(out) ? -1 : 0;
 }

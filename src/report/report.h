@@ -163,6 +163,28 @@ typedef struct mt_folded_opts_s {
 int mt__report_folded(FILE *out, const mt_capture_t *cap, mt_sym_t *sym,
                       const mt_folded_opts_t *opts);
 
+/* One folded stack: "outer;...;inner" and its weight. */
+typedef struct mt_folded_line_s {
+    char *path;
+    uint64_t weight;
+} mt_folded_line_t;
+
+/* The lines mt__report_folded prints, merged and sorted, into *lines (*n of them); free them
+ * with mt__folded_free. Returns 0, or -1 when out of memory. */
+int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opts_t *opts,
+                     mt_folded_line_t **lines, size_t *n);
+void mt__folded_free(mt_folded_line_t *lines, size_t n);
+
+/* --- flamegraph.c --- */
+
+/* Writes a flame graph of the folded stacks `lines` (mt__folded_lines) as one self-contained
+ * SVG: the outermost frames at the bottom, each frame as wide as its weight, a hover title
+ * with its name, weight and share, colours from a hash of the name. `title` heads the picture
+ * and `unit` says what the weight counts ("bytes" or "blocks"/"allocations"). Returns 0, or
+ * -1 when out of memory or when writing failed. */
+int mt__report_flamegraph(FILE *out, const mt_folded_line_t *lines, size_t n, const char *title,
+                          const char *unit);
+
 /* --- pprof.c --- */
 
 /* Builds the gzipped pprof profile (profile.proto) of `cap`: sample types alloc_objects/count,

@@ -3,8 +3,10 @@ blocks of 100 bytes from leak_malloc (called from main), which the folded stacks
 the exact line `...;main;leak_malloc WEIGHT` and `go tool pprof -top` must count exactly."""
 
 import os
+import re
 import shutil
 import unittest
+import xml.etree.ElementTree as ET
 
 from mtutil import MEMTRACK, MemtrackCase, run_proc, run_proc_env
 
@@ -32,6 +34,39 @@ class Exports(MemtrackCase):
         self.assertEqual(len(lines), 1, "want one leak_malloc line:\n" + out)
         path, weight = lines[0].rsplit(" ", 1)
         return path.split(";"), weight
+
+    def test_flamegraph_svg(self):
+        """`memtrack flamegraph` draws the same stacks: well-formed SVG whose frame for
+        leak_malloc says its 300 live bytes, above main, and -o / the default name work."""
+        d = self.tempdir()
+        out = os.path.join(d, "g.svg")
+        proc = run_proc([MEMTRACK, "flamegraph", "-o", out, self.capture()])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.strip(), out)
+        root = ET.parse(out).getroot()  # raises on malformed XML
+        self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg")
+        titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+        leak = [t for t in titles if re.fullmatch(r"leak_malloc \(300 bytes, [\d.]+%\)", t)]
+        self.assertEqual(len(leak), 1, titles)
+        total = int(re.fullmatch(r"all \((\d+) bytes, 100.00%\)", titles[0]).group(1))
+        folded_total = sum(int(l.rsplit(" ", 1)[1]) for l in self.folded(self.capture()).splitlines())
+        self.assertEqual(total, folded_total)
+        self.assertTrue(any(t.startswith("main (") for t in titles))
+        # The weight chosen is the one drawn; the default name is CAPTURE with .svg.
+        copy = os.path.join(d, "c.mtc")
+        shutil.copy(self.capture(), copy)
+        proc = run_proc([MEMTRACK, "flamegraph", "--weight", "allocations", copy])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        titles = [t.text for t in
+                  ET.parse(os.path.join(d, "c.svg")).getroot().iter("{http://www.w3.org/2000/svg}title")]
+        self.assertTrue(any(re.fullmatch(r"leak_malloc \(3 allocations, [\d.]+%\)", t)
+                            for t in titles), titles)
+        # Bad input: one line, status 2.
+        for args in (["--weight", "nope", self.capture()], [os.path.join(d, "missing.mtc")],
+                     ["--thread", "1", "--weight", "bytes", self.capture()]):
+            proc = run_proc([MEMTRACK, "flamegraph"] + args)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
 
     def test_folded(self):
         cap = self.capture()
