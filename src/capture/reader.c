@@ -360,6 +360,28 @@ static int parse_names(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errl
     return expect_consumed(c, err, errlen);
 }
 
+static int parse_timeline(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 12, "its count and interval", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    cap->sample_interval_ns = le64(p + 4);
+    if (count > c->left / MT_FMT_SAMPLE_SIZE || (uint64_t)count * MT_FMT_SAMPLE_SIZE != c->left)
+        return fail(err, errlen, "corrupt: TIMELINE count %" PRIu32 " does not match its %zu bytes",
+                    count, c->left);
+    cap->samples = calloc(count ? count : 1, sizeof *cap->samples);
+    if (cap->samples == NULL) return fail(err, errlen, "out of memory");
+    cap->nsamples = count;
+    for (uint32_t i = 0; i < count; i++) {
+        p = take(c, MT_FMT_SAMPLE_SIZE, "a sample", err, errlen);
+        if (p == NULL) return -1;
+        cap->samples[i] = (mt_cap_sample_t){le64(p), le64(p + 8), le64(p + 16), le64(p + 24)};
+        if (i > 0 && cap->samples[i].t_ns < cap->samples[i - 1].t_ns)
+            return fail(err, errlen, "corrupt: TIMELINE samples out of order at %" PRIu32, i);
+    }
+    return 0;
+}
+
 /* Class marker frames must name a class of the CLASSES section, and stage contributors
  * existing nodes. */
 static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
@@ -518,7 +540,7 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_NAMES + 1],
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_TIMELINE + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -531,7 +553,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_NAMES) || type == MT_SEC_END;
+        bool known = (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) || type == MT_SEC_END;
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -558,7 +580,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_NAMES) {
+        if (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -589,7 +611,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_NAMES + 1] = {0};
+    mt_section_t secs[MT_SEC_TIMELINE + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -598,12 +620,13 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
     if (cap == NULL) return fail(err, errlen, "out of memory");
     cap->version = version;
     static int (*const parsers[])(mt_capture_t *, mt_cursor_t *, char *, size_t) = {
-        [MT_SEC_META] = parse_meta,       [MT_SEC_TOTALS] = parse_totals,
-        [MT_SEC_MODULES] = parse_modules, [MT_SEC_NODES] = parse_nodes,
-        [MT_SEC_THREADS] = parse_threads, [MT_SEC_CLASSES] = parse_classes,
-        [MT_SEC_STAGES] = parse_stages,   [MT_SEC_NAMES] = parse_names,
+        [MT_SEC_META] = parse_meta,         [MT_SEC_TOTALS] = parse_totals,
+        [MT_SEC_MODULES] = parse_modules,   [MT_SEC_NODES] = parse_nodes,
+        [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
+        [MT_SEC_STAGES] = parse_stages,     [MT_SEC_NAMES] = parse_names,
+        [MT_SEC_TIMELINE] = parse_timeline,
     };
-    for (uint32_t type = MT_SEC_META; type <= MT_SEC_NAMES; type++) {
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_TIMELINE; type++) {
         if (!secs[type].seen || type == MT_SEC_LIVE) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
@@ -710,5 +733,6 @@ void mt__capture_free(mt_capture_t *cap)
         free(cap->named[i].file);
     }
     free(cap->named);
+    free(cap->samples);
     free(cap);
 }

@@ -68,6 +68,11 @@ typedef struct mt_cap_named_s {
     uint32_t line;
 } mt_cap_named_t;
 
+/* Memory over time. */
+typedef struct mt_cap_sample_s {
+    uint64_t t_ns, live_bytes, live_blocks, rss_bytes; /* rss_bytes 0: unknown */
+} mt_cap_sample_t;
+
 typedef struct mt_capture_s {
     uint32_t version;
     /* META */
@@ -94,6 +99,9 @@ typedef struct mt_capture_s {
     mt_cap_stage_t *stages;
     size_t nnamed;
     mt_cap_named_t *named;
+    size_t nsamples; /* 0 when the capture has no timeline */
+    uint64_t sample_interval_ns;
+    mt_cap_sample_t *samples;
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with

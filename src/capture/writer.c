@@ -297,6 +297,35 @@ static void write_names(mt_wbuf_t *w, mt_engine_t *e, uint32_t self)
     mt__names_foreach(&e->names, write_name, &c, self);
 }
 
+static void count_sample(const mt_sample_t *sm, void *ctx)
+{
+    (void)sm;
+    ++*(uint32_t *)ctx;
+}
+
+static void write_sample(const mt_sample_t *sm, void *ctx)
+{
+    mt_wbuf_t *w = ctx;
+    mt__wbuf_u64(w, sm->t_ns);
+    mt__wbuf_u64(w, sm->live_bytes);
+    mt__wbuf_u64(w, sm->live_blocks);
+    mt__wbuf_u64(w, sm->rss_bytes);
+}
+
+/* Memory over time (the samples the front end took); nothing when there are none. The
+ * sampler does not run while a capture is written (it takes the same path), so the two passes
+ * see the same samples. */
+static void write_timeline(mt_wbuf_t *w, mt_engine_t *e, uint32_t self)
+{
+    uint32_t n = 0;
+    mt__timeline_foreach(&e->timeline, count_sample, &n, self);
+    if (!n) return;
+    section(w, MT_SEC_TIMELINE, 4 + 8 + (uint64_t)MT_FMT_SAMPLE_SIZE * n);
+    mt__wbuf_u32(w, n);
+    mt__wbuf_u64(w, e->timeline.interval_ns);
+    mt__timeline_foreach(&e->timeline, write_sample, w, self);
+}
+
 _Static_assert(MT_FRAME_CLASS_BASE == MT_FMT_CLASS_FRAME, "class marker frames");
 
 static void write_classes(mt_wbuf_t *w, mt_engine_t *e)
@@ -398,6 +427,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_classes(w, e);
     write_stages(w, e, &current, now);
     write_names(w, e, self);
+    write_timeline(w, e, self);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -410,6 +410,16 @@ void mt__engine_class_counts(mt_engine_t *e, uint32_t cls, mt_class_counts_t *ou
     out->free_bytes = tot.freed_bytes > tagged.free_bytes ? tot.freed_bytes - tagged.free_bytes : 0;
 }
 
+void mt__engine_sample(mt_engine_t *e, uint64_t rss_bytes, bool force)
+{
+    mt_totals_t tot;
+    mt_timebase_t now = mt__engine_now(e);
+    mt__engine_totals(e, now, &tot);
+    mt_sample_t s = {now.ns, tot.live_bytes,
+                     tot.allocations > tot.frees ? tot.allocations - tot.frees : 0, rss_bytes};
+    mt__timeline_add(&e->timeline, &s, force);
+}
+
 bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns)
 {
     uint64_t deadline = mt__os_now_ns() + max_ns;
@@ -474,6 +484,7 @@ void mt__engine_fork_prepare(mt_engine_t *e)
         mt_lock(&mt__engine_thread(e, i)->maplock, UINT32_MAX - 3);
     mt_lock(&e->retired_lock, UINT32_MAX - 3);
     mt_lock(&e->names.lock, UINT32_MAX - 3);
+    mt_lock(&e->timeline.lock, UINT32_MAX - 3);
     uint32_t nclasses = mt__class_count(&e->classes);
     for (uint32_t id = 0; id < nclasses; id++)
         mt_lock(&mt__class_at(&e->classes, id)->qlock, UINT32_MAX - 3);
@@ -492,6 +503,7 @@ void mt__engine_fork_release(mt_engine_t *e)
     uint32_t nclasses = mt__class_count(&e->classes);
     for (uint32_t id = 0; id < nclasses; id++)
         mt_unlock(&mt__class_at(&e->classes, id)->qlock);
+    mt_unlock(&e->timeline.lock);
     mt_unlock(&e->names.lock);
     mt_unlock(&e->retired_lock);
     uint32_t n = mt__engine_thread_count(e);

@@ -15,6 +15,7 @@
 #include "core/lock.h"
 #include "core/nodemap.h"
 #include "core/os.h"
+#include "core/timeline.h"
 
 #define MT_DEPTH_DEFAULT 64
 #define MT_DEPTH_MAX     256
@@ -120,6 +121,7 @@ struct mt_engine_s {
     mt_tree_t tree;
     mt_classes_t classes;
     mt_names_t names;
+    mt_timeline_t timeline;
 
     mt_lock_t registry_lock;
     mt_thread_t **threads[MT_THREAD_DIR];
@@ -276,6 +278,10 @@ void mt__engine_fork_release(mt_engine_t *e);
 void mt__engine_after_fork_child(mt_engine_t *e, mt_thread_t *self);
 
 uint64_t mt__engine_memory(mt_engine_t *e);
+
+/* Takes a timeline sample now: live bytes and blocks from the engine, `rss_bytes` from the
+ * front end (0 when unknown); `force` keeps it even if it comes early. O(threads). */
+void mt__engine_sample(mt_engine_t *e, uint64_t rss_bytes, bool force);
 
 /* ---- analysis (analysis.c) */
 

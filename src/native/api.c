@@ -62,6 +62,7 @@ MT_EXPORT int memtrack__start(void)
     if (was != MT_TRACK_ON) mt__tracker_switch(MT_TRACK_ON);
     mt_store_release(&ever_started, 1);
     mt_unlock(&api_lock);
+    mt__background_start();
     errno = saved;
     return was != MT_TRACK_ON;
 }
@@ -200,13 +201,18 @@ MT_EXPORT int memtrack__track_paths(const char *cls, unsigned depth)
 
 int mt__tracker_snapshot(const char *path)
 {
+    if (mt__tracker_finished()) return EINVAL;
     int saved = errno, busy = mt__tls.busy;
     mt__tls.busy = 1;
     mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
+    mt__background_sample(true);
     mt_lock(&api_lock, API_LOCK_ID);
-    int was = mt__tracker_switch(MT_TRACK_PAUSED);
-    int err = mt__tracker_write(path, MT_END_SNAPSHOT, 0);
-    mt__tracker_switch(was);
+    int err = EINVAL, was = 0;
+    if (!mt__tracker_finished()) { /* checked again under the lock the end cannot pass */
+        was = mt__tracker_switch(MT_TRACK_PAUSED);
+        err = mt__tracker_write(path, MT_END_SNAPSHOT, 0);
+        mt__tracker_switch(was);
+    }
     mt_unlock(&api_lock);
     mt__tls.busy = busy;
     errno = saved;

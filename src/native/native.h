@@ -70,7 +70,11 @@ int mt__tracker_start_thread(void *(*fn)(void *), void *arg, const char *name);
 /* The final capture's path (the output pattern with the pid); -1 when it does not fit. */
 int mt__tracker_output_path(char *out, size_t cap);
 
-/* Writes a snapshot to `path` with the other threads paused; 0 or an errno value. */
+/* True once the final capture began: no snapshot is written after it. */
+bool mt__tracker_finished(void);
+
+/* Writes a snapshot to `path` with the other threads paused; 0 or an errno value (EINVAL
+ * after the final capture began). */
 int mt__tracker_snapshot(const char *path);
 
 /* ---- api.c: the C API */
@@ -85,14 +89,21 @@ void mt__api_fork_release(void);
  * started again when needed. */
 void mt__callbacks_after_fork_child(void);
 
-/* ---- snapshot.c: snapshots on a signal */
+/* ---- background.c: the timeline's samples and snapshots on a signal */
 
-/* With MEMTRACK_SNAPSHOT_SIGNAL set, installs its handler and starts the thread that writes the
- * snapshots. Called once, after the tracker started, outside any allocator hook. */
-int mt__snapshot_signal_init(void);
+/* Starts memtrack's background thread (once): it samples the timeline and, with
+ * MEMTRACK_SNAPSHOT_SIGNAL set, writes snapshots on that signal. Called after the tracker
+ * started, outside any allocator hook. */
+void mt__background_start(void);
+
+/* Takes a timeline sample now; `force`: even if early (a capture's moment). */
+void mt__background_sample(bool force);
 
 /* In a fork child: a pipe and a thread of its own (the parent's thread did not survive). */
-void mt__snapshot_after_fork_child(void);
+void mt__background_after_fork_child(void);
+
+/* Writes the snapshot the signal asked for, if one is waiting in the pipe (at the end). */
+void mt__background_pending_snapshot(void);
 
 /* Writes a capture of the engine now: with `path` NULL the configured output path (the final
  * capture), else `path` as given. The caller refreshes the module map first

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture/format.h"
@@ -255,6 +256,11 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
     return err;
 }
 
+bool mt__tracker_finished(void)
+{
+    return mt_load_acquire(&tr.done) != 0;
+}
+
 int mt__tracker_switch(int state)
 {
     int old = atomic_exchange(&mt__tracking, state);
@@ -281,6 +287,15 @@ void mt__tracker_finish(uint32_t reason, int32_t value)
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
     mt__modules_refresh(); /* before the switch: it may wait for the loader's lock */
+    /* A snapshot being written by another thread finishes first (a bounded wait: this may be
+     * a fatal signal's handler), and one requested but not begun is written now: a snapshot
+     * asked for is not lost because the program ended. No snapshot starts after this. */
+    for (int i = 0; i < 2000 && mt_load_acquire(&mt__tracking) == MT_TRACK_PAUSED; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    mt__background_pending_snapshot();
+    mt__background_sample(true); /* the timeline ends at the end */
     tr.resume = mt__tracker_switch(MT_TRACK_OFF);
     mt__tracker_write(NULL, reason, value);
     mt__tls.busy = busy;
@@ -374,7 +389,7 @@ static void fork_child(void)
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
-    mt__snapshot_after_fork_child();
+    mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
     mt__api_fork_release();
     mt__tls.busy--;
@@ -435,7 +450,7 @@ __attribute__((constructor)) static void at_load(void)
 {
     mt__preload_resolve(); /* usually done already by the first malloc */
     /* Threads are started here, not in the first malloc, which may come before libc is ready. */
-    if (mt__autostart && tr.engine) mt__snapshot_signal_init();
+    if (mt__autostart && tr.engine) mt__background_start();
 }
 
 /* ---- exits that skip the destructors, and exec */

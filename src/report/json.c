@@ -339,6 +339,25 @@ static void put_threads(mt_json_t *j, const mt_capture_t *cap)
     close_(j, ']');
 }
 
+/* Memory over time: [t_ms, live_bytes, live_blocks, rss_bytes] per sample. */
+static void put_timeline(mt_json_t *j, const mt_capture_t *cap)
+{
+    obj(j, "timeline");
+    ms(j, "interval_ms", cap->sample_interval_ns);
+    arr(j, "samples");
+    for (size_t i = 0; i < cap->nsamples; i++) {
+        const mt_cap_sample_t *s = &cap->samples[i];
+        open_(j, '[', true);
+        ms(j, NULL, s->t_ns);
+        u64(j, NULL, s->live_bytes);
+        u64(j, NULL, s->live_blocks);
+        u64(j, NULL, s->rss_bytes);
+        close_(j, ']');
+    }
+    close_(j, ']');
+    close_(j, '}');
+}
+
 static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
 {
     arr(j, "stages");
@@ -421,6 +440,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     close_(j, '}');
 
     if (put_stages(j, cap, sym, opts->top) != 0) goto done;
+    put_timeline(j, cap);
     put_threads(j, cap);
     put_classes(j, cap);
     u64(j, "leak_call_paths", m.nleaks);

@@ -288,6 +288,46 @@ static int put_threads(FILE *out, const mt_capture_t *cap)
     return 0;
 }
 
+/* Memory over time in one line of 60 block characters (the highest live bytes of each slice of
+ * the run), the peak's slice marked below; shown when the capture has a timeline. */
+static void put_timeline(FILE *out, const mt_capture_t *cap)
+{
+    enum { COLS = 60 };
+    if (cap->nsamples < 2) return;
+    static const char *const bars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                       "\u2585", "\u2586", "\u2587", "\u2588"};
+    uint64_t end = cap->samples[cap->nsamples - 1].t_ns, top = 0, rss = 0, col[COLS] = {0};
+    bool seen[COLS] = {false};
+    for (size_t i = 0; i < cap->nsamples; i++) {
+        const mt_cap_sample_t *s = &cap->samples[i];
+        size_t c = end ? (size_t)((unsigned __int128)s->t_ns * (COLS - 1) / end) : 0;
+        if (s->live_bytes > col[c]) col[c] = s->live_bytes;
+        seen[c] = true;
+        if (s->live_bytes > top) top = s->live_bytes;
+        if (s->rss_bytes > rss) rss = s->rss_bytes;
+    }
+    char top_s[64], rss_s[64], end_s[32];
+    fmt_size(top, top_s, sizeof top_s);
+    fmt_size(rss, rss_s, sizeof rss_s);
+    mt__fmt_ms(end, end_s, sizeof end_s);
+    fprintf(out, "\nMemory over time (live bytes, %zu samples over %s ms; highest %s",
+            cap->nsamples, end_s, top_s);
+    if (rss) fprintf(out, "; resident at most %s", rss_s);
+    fputs(")\n  ", out);
+    uint64_t last = 0;
+    for (int c = 0; c < COLS; c++) {
+        uint64_t v = seen[c] ? col[c] : last; /* a slice without a sample holds the last one */
+        last = v;
+        fputs(bars[top ? (size_t)((unsigned __int128)v * 7 / top) : 0], out);
+    }
+    size_t peak_col =
+        end ? (size_t)((unsigned __int128)(cap->totals.peak_time_ns < end ? cap->totals.peak_time_ns
+                                                                          : end) *
+                       (COLS - 1) / end)
+            : 0;
+    fprintf(out, "\n  %*s^ peak\n", (int)peak_col, "");
+}
+
 /* Shown only when the program cut stages (or reset the peak): each period with its peak and
  * the call paths holding memory then. */
 static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
@@ -360,6 +400,7 @@ int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     int rc = -1;
     put_header(out, cap);
     put_totals(out, cap);
+    put_timeline(out, cap);
     put_peak_header(out, cap);
     if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top, NULL) != 0) goto done;
     if (put_stages(out, cap, sym, opts->top < 3 ? opts->top : 3) != 0) goto done;

@@ -15,6 +15,7 @@
 #include "core/calltree.h"
 #include "core/engine.h"
 #include "core/live_table.h"
+#include "core/timeline.h"
 
 /* ---- helpers */
 
@@ -472,6 +473,38 @@ static void test_classes_concurrent(void **state)
     mt__engine_destroy(e);
 }
 
+/* ---- the timeline: bounded, thinned evenly, in time order */
+
+static void test_timeline_thinning(void **state)
+{
+    (void)state;
+    mt_timeline_t tl = {0};
+    for (uint64_t i = 0; i < 3 * MT_TIMELINE_MAX; i++) {
+        mt_sample_t s = {i * MT_TIMELINE_INTERVAL, i, i, 0};
+        mt__timeline_add(&tl, &s, false);
+    }
+    /* Full twice: every other sample dropped each time, the interval doubled each time. */
+    assert_true(tl.count <= MT_TIMELINE_MAX);
+    assert_int_equal(tl.interval_ns, 4 * MT_TIMELINE_INTERVAL);
+    assert_int_equal(tl.samples[0].t_ns, 0);
+    for (uint32_t i = 1; i < tl.count; i++) {
+        assert_true(tl.samples[i].t_ns > tl.samples[i - 1].t_ns);
+        assert_true(tl.samples[i].t_ns - tl.samples[i - 1].t_ns <= 4 * MT_TIMELINE_INTERVAL);
+    }
+    /* Too early for the pace: dropped, unless forced (a capture's moment). */
+    mt_sample_t last = tl.samples[tl.count - 1], early = {last.t_ns + 1, 7, 7, 0};
+    uint32_t n = tl.count;
+    mt__timeline_add(&tl, &early, false);
+    assert_int_equal(tl.count, n);
+    mt__timeline_add(&tl, &early, true);
+    assert_int_equal(tl.count, n + 1);
+    /* A forced sample that comes late in the lock keeps the order. */
+    mt_sample_t behind = {last.t_ns - 5, 9, 9, 0};
+    mt__timeline_add(&tl, &behind, true);
+    assert_int_equal(tl.samples[tl.count - 1].t_ns, early.t_ns);
+    assert_int_equal(tl.samples[tl.count - 1].live_bytes, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_thread_detach_keeps_figures),
         cmocka_unit_test(test_concurrent_exact_counts),
         cmocka_unit_test(test_classes_concurrent),
+        cmocka_unit_test(test_timeline_thinning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
