@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # What each package is for is listed in README.md ("Dependencies").
 packages=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev
           python3 valgrind clang-format libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-          golang-go)
+          golang-go nodejs npm chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,3 +64,14 @@ mt_capture_t *mt__cli_read_capture(const char *path)
     }
     return cap;
 }
+
+char *mt__cli_output_name(const char *capture, const char *ext)
+{
+    size_t n = strlen(capture), e = strlen(ext);
+    if (n > 4 && strcmp(capture + n - 4, ".mtc") == 0) n -= 4;
+    char *out = malloc(n + e + 1);
+    if (out == NULL) return NULL;
+    memcpy(out, capture, n);
+    memcpy(out + n, ext, e + 1);
+    return out;
+}

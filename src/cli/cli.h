@@ -30,6 +30,10 @@ bool mt__cli_parse_u64(const char *s, uint64_t *out);
 int mt__cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The default output of a capture's export: CAPTURE with a final ".mtc" replaced by `ext`
+ * (".svg"), or `ext` added; NULL when out of memory. */
+char *mt__cli_output_name(const char *capture, const char *ext);
+
 /* Reads and validates a capture; on failure says why on one line (`memtrack: FILE: reason`)
  * and returns NULL. */
 struct mt_capture_s;
@@ -53,6 +57,11 @@ int mt__cmd_folded(int argc, char **argv);
 /* `memtrack flamegraph [--weight W] [--thread TID] [-o FILE] CAPTURE` (folded_cmd.c): the same
  * stacks drawn as a self-contained SVG flame graph. */
 int mt__cmd_flamegraph(int argc, char **argv);
+
+/* `memtrack html [-o FILE] CAPTURE` (src/cli/html_cmd.c): the interactive HTML report, one
+ * self-contained file (default: CAPTURE with .mtc replaced by .html, replaced if it exists).
+ * Returns 0, 1 when it could not be written, 2 for bad usage or a missing or invalid capture. */
+int mt__cmd_html(int argc, char **argv);
 
 /* `memtrack pprof [-o FILE] CAPTURE` (src/cli/pprof_cmd.c): writes the gzipped pprof profile
  * (default: CAPTURE with .mtc replaced by .pb.gz, replaced if it exists). Returns 0, 1 when it

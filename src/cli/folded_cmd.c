@@ -47,13 +47,6 @@ static void help(FILE *out, bool svg)
           out);
 }
 
-static const char *weight_name(mt_folded_weight_t w)
-{
-    static const char *const names[] = {"allocations", "bytes",      "live-blocks",
-                                        "live-bytes",  "peak-bytes", "peak-blocks"};
-    return names[w];
-}
-
 /* The flame graph's title and unit for a weight. */
 static void describe(mt_folded_weight_t w, const char **what, const char **unit)
 {
@@ -64,18 +57,6 @@ static void describe(mt_folded_weight_t w, const char **what, const char **unit)
     *unit = w == MT_FOLDED_ALLOCATIONS                                 ? "allocations"
             : w == MT_FOLDED_LIVE_BLOCKS || w == MT_FOLDED_PEAK_BLOCKS ? "blocks"
                                                                        : "bytes";
-}
-
-/* CAPTURE with .mtc replaced by .svg. */
-static char *svg_name(const char *capture)
-{
-    size_t n = strlen(capture);
-    if (n > 4 && strcmp(capture + n - 4, ".mtc") == 0) n -= 4;
-    char *out = malloc(n + sizeof ".svg");
-    if (out == NULL) return NULL;
-    memcpy(out, capture, n);
-    memcpy(out + n, ".svg", sizeof ".svg");
-    return out;
 }
 
 static int write_svg(const char *dest, const mt_capture_t *cap, mt_sym_t *sym,
@@ -150,7 +131,7 @@ static int stacks_command(int argc, char **argv, bool svg)
         return mt__cli_usage_error(cmd,
                                    "--thread is not possible with --weight %s: only live blocks "
                                    "record their thread (use live-bytes or live-blocks)",
-                                   weight_name(weight));
+                                   mt__folded_weight_name(weight));
     if (path == NULL) return mt__cli_usage_error(cmd, "no capture file given");
 
     mt_capture_t *cap = mt__cli_read_capture(path);
@@ -178,7 +159,7 @@ static int stacks_command(int argc, char **argv, bool svg)
     }
     mt_folded_opts_t opts = {.weight = weight, .threads = threads};
     if (svg) {
-        char *dflt = output == NULL ? svg_name(path) : NULL;
+        char *dflt = output == NULL ? mt__cli_output_name(path, ".svg") : NULL;
         status = output || dflt ? write_svg(output ? output : dflt, cap, sym, &opts) : 1;
         free(dflt);
         goto done;

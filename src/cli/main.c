@@ -11,7 +11,7 @@ static void usage(FILE *f)
           "  memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
           "               [--] PROGRAM [ARGS...]\n"
           "      run PROGRAM, tracking every allocation; writes a capture file at its end\n"
-          "  memtrack report [--format text|json] [--top N] CAPTURE\n"
+          "  memtrack report [--format text|json] [--top N] [--match TEXT] CAPTURE\n"
           "      what was still allocated at the end and where, the peak and who held it,\n"
           "      per thread and overall\n"
           "  memtrack diff [--format text|json] [--top N] BEFORE AFTER\n"
@@ -20,6 +20,8 @@ static void usage(FILE *f)
           "      call paths as folded stacks, for flamegraph.pl and speedscope\n"
           "  memtrack flamegraph [--weight WEIGHT] [--thread TID] [-o FILE.svg] CAPTURE\n"
           "      call paths drawn as a flame graph, one SVG file for a browser\n"
+          "  memtrack html [-o FILE.html] CAPTURE\n"
+          "      the report as one interactive HTML page: chart, flame graph, tables\n"
           "  memtrack pprof [-o FILE] CAPTURE\n"
           "      the capture as a gzipped pprof profile, for go tool pprof\n"
           "  memtrack snapshot [--timeout SECONDS] PID\n"
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "pprof")) return mt__cmd_pprof(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot")) return mt__cmd_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "flamegraph")) return mt__cmd_flamegraph(argc - 1, argv + 1);
+    if (!strcmp(cmd, "html")) return mt__cmd_html(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -32,19 +32,6 @@ static void help(FILE *out)
           out);
 }
 
-/* CAPTURE with a final ".mtc" replaced by ".pb.gz" (else ".pb.gz" added); NULL when out of
- * memory. */
-static char *default_output(const char *capture)
-{
-    size_t n = strlen(capture);
-    if (n > 4 && strcmp(capture + n - 4, ".mtc") == 0) n -= 4;
-    char *out = malloc(n + sizeof ".pb.gz");
-    if (out == NULL) return NULL;
-    memcpy(out, capture, n);
-    memcpy(out + n, ".pb.gz", sizeof ".pb.gz");
-    return out;
-}
-
 static bool write_file(const char *path, const uint8_t *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -84,7 +71,7 @@ int mt__cmd_pprof(int argc, char **argv)
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;
     int status = 1;
-    char *dflt = output == NULL ? default_output(path) : NULL;
+    char *dflt = output == NULL ? mt__cli_output_name(path, ".pb.gz") : NULL;
     const char *dest = output != NULL ? output : dflt;
     mt_sym_t *sym = mt__sym_new(cap, stderr);
     uint8_t *data = NULL;

@@ -13,7 +13,7 @@
 #include "capture/reader.h"
 #include "report/report.h"
 
-#define USAGE "usage: memtrack report [--format text|json] [--top N] CAPTURE\n"
+#define USAGE "usage: memtrack report [--format text|json] [--top N] [--match TEXT] CAPTURE\n"
 
 static void help(FILE *out)
 {
@@ -25,6 +25,8 @@ static void help(FILE *out)
           "  --format text|json  text for people (the default) or one JSON object\n"
           "  --top N             call paths per list: the biggest N (default: 10 in text,\n"
           "                      all in JSON; 0 means all)\n"
+          "  --match TEXT        only call paths with a frame whose function, file or\n"
+          "                      module contains TEXT\n"
           "  -h, --help          show this help\n"
           "\n"
           "Exit status: 0 on success, 1 if the report could not be written, 2 for bad usage\n"
@@ -35,6 +37,7 @@ static void help(FILE *out)
 int mt__cmd_report(int argc, char **argv)
 {
     bool json = false, top_set = false, options_done = false;
+    const char *match = NULL;
     size_t top = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
@@ -57,6 +60,10 @@ int mt__cmd_report(int argc, char **argv)
                 json = false;
             else
                 return mt__cli_usage_error("report", "bad --format '%s' (want text or json)", val);
+        } else if ((r = mt__cli_option("--match", argc, argv, &i, &val)) != 0) {
+            if (r < 0 || !*val)
+                return mt__cli_usage_error("report", "--match needs a text to look for");
+            match = val;
         } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
             if (r < 0)
                 return mt__cli_usage_error("report", "%s needs a value (a number, 0 for all)", a);
@@ -72,7 +79,7 @@ int mt__cmd_report(int argc, char **argv)
 
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;
-    mt_report_opts_t opts = {.top = top_set ? top : json ? 0 : 10};
+    mt_report_opts_t opts = {.top = top_set ? top : json ? 0 : 10, .match = match};
     int status = 0;
     mt_sym_t *sym = mt__sym_new(cap, stderr);
     if (sym == NULL) {

@@ -92,6 +92,12 @@ void mt__background_sample(bool force)
 }
 
 static _Atomic unsigned snapshots; /* written so far: the N of NAME.snapN.mtc */
+static _Atomic int serving;        /* a request taken from the pipe and not yet written */
+
+bool mt__background_serving(void)
+{
+    return mt_load_acquire(&serving) != 0;
+}
 
 /* Takes one request from the pipe if there is one; writes its snapshot. */
 static bool serve_request(int timeout_ms)
@@ -99,13 +105,16 @@ static bool serve_request(int timeout_ms)
     struct pollfd p = {pipe_fds[0], POLLIN, 0};
     if (pipe_fds[0] < 0 || poll(&p, 1, timeout_ms) <= 0) return false;
     char byte;
+    atomic_fetch_add(&serving, 1); /* before the byte leaves the pipe: the end waits for it */
     if (read(pipe_fds[0], &byte, 1) != 1) {
         if (errno != EINTR && errno != EAGAIN) pipe_fds[0] = -1; /* closed by the program */
+        atomic_fetch_sub(&serving, 1);
         return false;
     }
     char path[4200];
     snapshot_path(path, sizeof(path), atomic_fetch_add(&snapshots, 1) + 1);
     if (path[0]) mt__tracker_snapshot(path);
+    atomic_fetch_sub(&serving, 1);
     return true;
 }
 

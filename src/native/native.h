@@ -105,6 +105,9 @@ void mt__background_after_fork_child(void);
 /* Writes the snapshot the signal asked for, if one is waiting in the pipe (at the end). */
 void mt__background_pending_snapshot(void);
 
+/* True while the background thread writes a snapshot it took from the pipe. */
+bool mt__background_serving(void);
+
 /* Writes a capture of the engine now: with `path` NULL the configured output path (the final
  * capture), else `path` as given. The caller refreshes the module map first
  * (mt__modules_refresh) and has paused or stopped recording. Returns 0 or an errno value. */

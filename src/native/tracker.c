@@ -32,9 +32,10 @@ static struct {
     char *cmdline;
     size_t cmdline_len;
     uint64_t pid, parent_pid;
-    uint32_t flags;   /* MT_META_* set by this front end */
-    _Atomic int done; /* the final capture of this image is written (or being written) */
-    int resume;       /* what was recorded before the final capture (for a failed exec) */
+    uint32_t flags;      /* MT_META_* set by this front end */
+    _Atomic int done;    /* the final capture of this image is written (or being written) */
+    int resume;          /* what was recorded before the final capture (for a failed exec) */
+    _Atomic int closing; /* the final capture is being written: no snapshot may start */
 } tr;
 
 static void say(const char *a, const char *b, const char *c)
@@ -258,7 +259,7 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
 
 bool mt__tracker_finished(void)
 {
-    return mt_load_acquire(&tr.done) != 0;
+    return mt_load_acquire(&tr.closing) != 0;
 }
 
 int mt__tracker_switch(int state)
@@ -290,10 +291,13 @@ void mt__tracker_finish(uint32_t reason, int32_t value)
     /* A snapshot being written by another thread finishes first (a bounded wait: this may be
      * a fatal signal's handler), and one requested but not begun is written now: a snapshot
      * asked for is not lost because the program ended. No snapshot starts after this. */
-    for (int i = 0; i < 2000 && mt_load_acquire(&mt__tracking) == MT_TRACK_PAUSED; i++) {
+    for (int i = 0; i < 2000 &&
+                    (mt_load_acquire(&mt__tracking) == MT_TRACK_PAUSED || mt__background_serving());
+         i++) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
+    mt_store_release(&tr.closing, 1);
     mt__background_pending_snapshot();
     mt__background_sample(true); /* the timeline ends at the end */
     tr.resume = mt__tracker_switch(MT_TRACK_OFF);
@@ -491,6 +495,7 @@ static int exec_failed(int r)
     int saved = errno;
     if (tr.engine) {
         mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
+        mt_store_relaxed(&tr.closing, 0);
         mt__tracker_switch(tr.resume);
     }
     errno = saved;

@@ -68,26 +68,6 @@ static int depth_of(const fnode_t *n)
     return d + 1;
 }
 
-/* XML text: the five characters that must be escaped, and control characters dropped. */
-static void put_xml(FILE *out, const char *s, size_t max)
-{
-    for (size_t i = 0; s[i] && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '<')
-            fputs("&lt;", out);
-        else if (c == '>')
-            fputs("&gt;", out);
-        else if (c == '&')
-            fputs("&amp;", out);
-        else if (c == '"')
-            fputs("&quot;", out);
-        else if (c == '\'')
-            fputs("&apos;", out);
-        else if (c >= 0x20 && c != 0x7f)
-            fputc(c, out);
-    }
-}
-
 /* A warm colour from the name's hash (FNV-1a): hue 0..55, light enough for black text. Class
  * markers and unnamed frames are grey. */
 static void colour(const char *name, char *buf, size_t len)
@@ -119,7 +99,7 @@ static void draw(const draw_t *d, const fnode_t *n, double x, int level)
     char fill[32];
     colour(n->name, fill, sizeof fill);
     fputs("<g><title>", d->out);
-    put_xml(d->out, n->name, 4096);
+    mt__fmt_xml(d->out, n->name, 4096);
     fprintf(d->out, " (%" PRIu64 " %s, %.2f%%)</title>", n->weight, d->unit,
             100.0 * (double)n->weight / (double)d->total);
     fprintf(d->out,
@@ -129,7 +109,7 @@ static void draw(const draw_t *d, const fnode_t *n, double x, int level)
     if (fits >= 3) {
         size_t len = strlen(n->name);
         fprintf(d->out, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + ROW - 5);
-        put_xml(d->out, n->name, len <= fits ? len : fits - 2);
+        mt__fmt_xml(d->out, n->name, len <= fits ? len : fits - 2);
         if (len > fits) fputs("..", d->out);
         fputs("</text>", d->out);
     }
@@ -170,7 +150,7 @@ int mt__report_flamegraph(FILE *out, const mt_folded_line_t *lines, size_t n, co
             "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n"
             "<text x=\"%.0f\" y=\"24\" style=\"font-size: 16px\">",
             WIDTH, d.height, WIDTH, d.height, PAD);
-    put_xml(out, title, 4096);
+    mt__fmt_xml(out, title, 4096);
     fprintf(out, " (%" PRIu64 " %s in all)</text>\n", root.weight, unit);
     if (root.weight) draw(&d, &root, PAD, 0);
     fputs("</svg>\n", out);

@@ -41,3 +41,22 @@ void mt__fmt_ms(uint64_t ns, char *buf, size_t len)
     }
     snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64, ns / 1000000, digits, frac);
 }
+
+void mt__fmt_xml(FILE *out, const char *s, size_t max)
+{
+    for (size_t i = 0; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '<')
+            fputs("&lt;", out);
+        else if (c == '>')
+            fputs("&gt;", out);
+        else if (c == '&')
+            fputs("&amp;", out);
+        else if (c == '"')
+            fputs("&quot;", out);
+        else if (c == '\'')
+            fputs("&apos;", out);
+        else if (c >= 0x20 && c != 0x7f)
+            fputc(c, out);
+    }
+}

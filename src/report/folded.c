@@ -13,20 +13,21 @@ typedef struct names_s {
     bool failed; /* out of memory on the way */
 } names_t;
 
-static const struct {
-    const char *name;
-    mt_folded_weight_t weight;
-} weights[] = {
-    {"allocations", MT_FOLDED_ALLOCATIONS}, {"bytes", MT_FOLDED_BYTES},
-    {"live-blocks", MT_FOLDED_LIVE_BLOCKS}, {"live-bytes", MT_FOLDED_LIVE_BYTES},
-    {"peak-bytes", MT_FOLDED_PEAK_BYTES},   {"peak-blocks", MT_FOLDED_PEAK_BLOCKS},
+/* Indexed by mt_folded_weight_t. */
+static const char *const weight_names[MT_FOLDED_WEIGHTS] = {
+    "allocations", "bytes", "live-blocks", "live-bytes", "peak-bytes", "peak-blocks",
 };
+
+const char *mt__folded_weight_name(mt_folded_weight_t weight)
+{
+    return weight_names[weight];
+}
 
 bool mt__folded_weight_parse(const char *s, mt_folded_weight_t *weight)
 {
-    for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++)
-        if (strcmp(s, weights[i].name) == 0) {
-            *weight = weights[i].weight;
+    for (int i = 0; i < MT_FOLDED_WEIGHTS; i++)
+        if (strcmp(s, weight_names[i]) == 0) {
+            *weight = (mt_folded_weight_t)i;
             return true;
         }
     return false;

@@ -358,7 +358,8 @@ static void put_timeline(mt_json_t *j, const mt_capture_t *cap)
     close_(j, '}');
 }
 
-static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
+static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size_t top,
+                      const char *match)
 {
     arr(j, "stages");
     for (size_t i = 0; i < cap->nstages; i++) {
@@ -374,7 +375,9 @@ static int put_stages(mt_json_t *j, const mt_capture_t *cap, mt_sym_t *sym, size
         ms(j, "peak_time_ms", st->peak_time_ns);
         mt_path_stat_t *v = mt__model_stage_paths(st);
         if (v == NULL) return -1;
-        int r = put_paths(j, "contributors", cap, sym, v, st->ntop, top, NULL);
+        size_t nv = st->ntop;
+        if (match != NULL) mt__model_filter(cap, sym, match, v, &nv);
+        int r = put_paths(j, "contributors", cap, sym, v, nv, top, NULL);
         free(v);
         if (r != 0) return -1;
         close_(j, '}');
@@ -406,6 +409,10 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
 {
     mt_model_t m;
     if (mt__model_init(&m, cap) != 0) return -1;
+    if (opts->match != NULL) {
+        mt__model_filter(cap, sym, opts->match, m.leaks, &m.nleaks);
+        mt__model_filter(cap, sym, opts->match, m.peak, &m.npeak);
+    }
     mt_json_t jw = {.out = out}, *j = &jw;
     int rc = -1;
 
@@ -439,7 +446,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     if (put_paths(j, "contributors", cap, sym, m.peak, m.npeak, opts->top, NULL) != 0) goto done;
     close_(j, '}');
 
-    if (put_stages(j, cap, sym, opts->top) != 0) goto done;
+    if (put_stages(j, cap, sym, opts->top, opts->match) != 0) goto done;
     put_timeline(j, cap);
     put_threads(j, cap);
     put_classes(j, cap);

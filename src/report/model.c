@@ -149,3 +149,12 @@ uint32_t *mt__model_named_nodes(const mt_capture_t *cap)
     free(keys);
     return nodes;
 }
+
+void mt__model_filter(const mt_capture_t *cap, mt_sym_t *sym, const char *match, mt_path_stat_t *v,
+                      size_t *n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (mt__sym_path_matches(cap, sym, v[i].node, match)) v[kept++] = v[i];
+    *n = kept;
+}

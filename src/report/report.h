@@ -16,6 +16,10 @@
  * decimal). Always NUL-terminates buf when len > 0; 16 bytes are always enough. */
 void mt__fmt_bytes(uint64_t bytes, char *buf, size_t len);
 
+/* Text for XML or HTML (fmt.c): at most `max` bytes of s, with < > & " ' escaped and control
+ * characters dropped. */
+void mt__fmt_xml(FILE *out, const char *s, size_t max);
+
 /* Formats nanoseconds as milliseconds with exact decimals and no trailing zeros ("12.5",
  * "0.000001", "3"), valid as a JSON number. 32 bytes are always enough. */
 void mt__fmt_ms(uint64_t ns, char *buf, size_t len);
@@ -118,8 +122,18 @@ void mt__text_entry(const mt_sym_frame_t *e, void *ctx);
 void mt__json_string(FILE *out, const char *str);
 
 typedef struct mt_report_opts_s {
-    size_t top; /* call paths per list; 0 = all */
+    size_t top;        /* call paths per list; 0 = all */
+    const char *match; /* keep only call paths with a frame whose function, file or module
+                        * contains this text; NULL: all */
 } mt_report_opts_t;
+
+/* True when a frame of node's call path has `match` in its function, file or module name
+ * (symbolize.c). */
+bool mt__sym_path_matches(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, const char *match);
+
+/* Keeps in v[0..*n) only the paths that match (mt__sym_path_matches), in their order. */
+void mt__model_filter(const mt_capture_t *cap, mt_sym_t *sym, const char *match, mt_path_stat_t *v,
+                      size_t *n);
 
 /* Write the report of `cap` to `out`; `sym` may be NULL (frames then stay addresses). Return
  * 0, or -1 when out of memory or when writing to `out` failed. */
@@ -140,9 +154,14 @@ typedef enum mt_folded_weight_e {
     MT_FOLDED_PEAK_BLOCKS, /* blocks live at the moment of the peak */
 } mt_folded_weight_t;
 
+#define MT_FOLDED_WEIGHTS 6 /* the weights above, numbered 0..5 */
+
 /* The weight named `s` ("allocations", "bytes", "live-blocks", "live-bytes", "peak-bytes",
  * "peak-blocks"); false when there is none of that name. */
 bool mt__folded_weight_parse(const char *s, mt_folded_weight_t *weight);
+
+/* The name of a weight, as mt__folded_weight_parse takes it. */
+const char *mt__folded_weight_name(mt_folded_weight_t weight);
 
 typedef struct mt_folded_opts_s {
     mt_folded_weight_t weight;
@@ -251,5 +270,13 @@ int mt__diff_text(FILE *out, const mt_diff_t *diff, mt_sym_t *before_sym, mt_sym
                   const mt_diff_opts_t *opts);
 int mt__diff_json(FILE *out, const mt_diff_t *diff, mt_sym_t *before_sym, mt_sym_t *after_sym,
                   const mt_diff_opts_t *opts);
+
+/* --- html.c --- */
+
+/* Writes the interactive HTML report of `cap`: one self-contained page (the scripts and styles
+ * embedded at build time, no network needed) with the JSON report (mt__report_json, all paths)
+ * and the folded stacks of every weight as its data. `sym` may be NULL (frames then stay
+ * addresses). Returns 0, or -1 when out of memory or when writing to `out` failed. */
+int mt__report_html(FILE *out, const mt_capture_t *cap, mt_sym_t *sym);
 
 #endif

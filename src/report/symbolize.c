@@ -402,3 +402,24 @@ long mt__sym_walk_path(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, mt
     free(frames);
     return (long)n;
 }
+
+typedef struct match_s {
+    const char *text;
+    bool found;
+} match_t;
+
+static void match_entry(const mt_sym_frame_t *e, void *ctx)
+{
+    match_t *m = ctx;
+    if (m->found) return;
+    const char *fields[] = {e->function, e->file, e->module};
+    for (size_t i = 0; i < 3; i++)
+        if (fields[i] != NULL && strstr(fields[i], m->text) != NULL) m->found = true;
+}
+
+bool mt__sym_path_matches(const mt_capture_t *cap, mt_sym_t *sym, uint32_t node, const char *match)
+{
+    match_t m = {match, false};
+    mt__sym_walk_path(cap, sym, node, match_entry, &m);
+    return m.found;
+}

@@ -330,7 +330,8 @@ static void put_timeline(FILE *out, const mt_capture_t *cap)
 
 /* Shown only when the program cut stages (or reset the peak): each period with its peak and
  * the call paths holding memory then. */
-static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t top)
+static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t top,
+                      const char *match)
 {
     if (cap->nstages == 0) return 0;
     fputs("\nStages\n", out);
@@ -350,7 +351,9 @@ static int put_stages(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, size_t 
             fprintf(out, ", from %s ms on: peak %s at %s ms\n", from, size, when);
         mt_path_stat_t *v = mt__model_stage_paths(st);
         if (v == NULL) return -1;
-        int r = put_paths(out, cap, sym, v, st->ntop, top ? top : 3, NULL);
+        size_t nv = st->ntop;
+        if (match != NULL) mt__model_filter(cap, sym, match, v, &nv);
+        int r = put_paths(out, cap, sym, v, nv, top ? top : 3, NULL);
         free(v);
         if (r != 0) return -1;
     }
@@ -379,7 +382,8 @@ static void put_classes(FILE *out, const mt_capture_t *cap)
     }
 }
 
-static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_t *m)
+static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_t *m,
+                             const char *match)
 {
     const mt_cap_totals_t *t = &cap->totals;
     if (t->live_blocks == 0) {
@@ -388,25 +392,36 @@ static void put_leaks_header(FILE *out, const mt_capture_t *cap, const mt_model_
     }
     char size[64];
     fmt_size(t->live_bytes, size, sizeof size);
-    fprintf(out, "\nLeaks: %s in %" PRIu64 " %s still live at %s, from %zu call %s\n", size,
-            t->live_blocks, plural(t->live_blocks, "block", "blocks"), moment(cap), m->nleaks,
-            plural(m->nleaks, "path", "paths"));
+    fprintf(out, "\nLeaks: %s in %" PRIu64 " %s still live at %s, ", size, t->live_blocks,
+            plural(t->live_blocks, "block", "blocks"), moment(cap));
+    if (match) {
+        fprintf(out, "%zu call %s with a frame matching '", m->nleaks,
+                plural(m->nleaks, "path", "paths"));
+        mt__text_str(out, match);
+        fputs("'\n", out);
+    } else {
+        fprintf(out, "from %zu call %s\n", m->nleaks, plural(m->nleaks, "path", "paths"));
+    }
 }
 
 int mt__report_text(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_report_opts_t *opts)
 {
     mt_model_t m;
     if (mt__model_init(&m, cap) != 0) return -1;
+    if (opts->match != NULL) {
+        mt__model_filter(cap, sym, opts->match, m.leaks, &m.nleaks);
+        mt__model_filter(cap, sym, opts->match, m.peak, &m.npeak);
+    }
     int rc = -1;
     put_header(out, cap);
     put_totals(out, cap);
     put_timeline(out, cap);
     put_peak_header(out, cap);
     if (put_paths(out, cap, sym, m.peak, m.npeak, opts->top, NULL) != 0) goto done;
-    if (put_stages(out, cap, sym, opts->top < 3 ? opts->top : 3) != 0) goto done;
+    if (put_stages(out, cap, sym, opts->top < 3 ? opts->top : 3, opts->match) != 0) goto done;
     if (put_threads(out, cap) != 0) goto done;
     put_classes(out, cap);
-    put_leaks_header(out, cap, &m);
+    put_leaks_header(out, cap, &m, opts->match);
     if (put_paths(out, cap, sym, m.leaks, m.nleaks, opts->top, m.named_nodes) != 0) goto done;
     rc = ferror(out) ? -1 : 0;
 done:

@@ -68,6 +68,36 @@ class Exports(MemtrackCase):
             self.assertEqual(proc.returncode, 2, proc.stderr)
             self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
 
+    def test_report_match(self):
+        """`memtrack report --match TEXT` keeps the call paths with a matching frame (function,
+        file or module), in every list, and says so; totals stay whole."""
+        whole = self.load(self.capture())
+        proc = run_proc([MEMTRACK, "report", "--format", "json", "--match", "leak_calloc",
+                         self.capture()])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        import json
+        data = json.loads(proc.stdout)
+        self.assertEqual(data["totals"], whole["totals"])
+        self.assertTrue(data["leaks"])
+        for e in data["leaks"] + data["peak"]["contributors"]:
+            self.assertTrue(any("leak_calloc" in (f.get("function") or "") for f in e["stack"]),
+                            e)
+        self.assertEqual(sum(e["live_bytes"] for e in data["leaks"]), 480)
+        self.assertEqual(data["leak_call_paths"], len(data["leaks"]))
+        text = run_proc([MEMTRACK, "report", "--match", "leak_calloc", self.capture()]).stdout
+        self.assertRegex(text, r"call paths? with a frame matching 'leak_calloc'")
+        # A module name matches too, and nothing matching gives empty lists.
+        data = json.loads(run_proc([MEMTRACK, "report", "--format", "json", "--match",
+                                    "leaks_c", self.capture()]).stdout)
+        self.assertEqual(len(data["leaks"]), len(whole["leaks"]) - sum(
+            1 for e in whole["leaks"] if not any("leaks_c" in (f.get("module") or "")
+                                                  for f in e["stack"])))
+        data = json.loads(run_proc([MEMTRACK, "report", "--format", "json", "--match",
+                                    "no-such-function-xyz", self.capture()]).stdout)
+        self.assertEqual((data["leaks"], data["peak"]["contributors"]), ([], []))
+        proc = run_proc([MEMTRACK, "report", "--match", "", self.capture()])
+        self.assertEqual(proc.returncode, 2)
+
     def test_folded(self):
         cap = self.capture()
         out = self.folded(cap)

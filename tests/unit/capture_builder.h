@@ -173,6 +173,76 @@ static inline void tb_live(tb_t *b, const mt_capture_t *c)
     tb_close(b);
 }
 
+/* The optional sections, written only when the capture has something for them. */
+static inline void tb_classes(tb_t *b, const mt_capture_t *c)
+{
+    if (c->nclasses == 0) return;
+    tb_open(b, MT_SEC_CLASSES);
+    tb_u32(b, (uint32_t)c->nclasses);
+    for (size_t i = 0; i < c->nclasses; i++) {
+        const mt_cap_class_t *k = &c->classes[i];
+        tb_string(b, k->name, strlen(k->name));
+        tb_u64(b, k->new_count);
+        tb_u64(b, k->new_bytes);
+        tb_u64(b, k->free_count);
+        tb_u64(b, k->free_bytes);
+        tb_u32(b, k->depth);
+    }
+    tb_close(b);
+}
+
+static inline void tb_stages(tb_t *b, const mt_capture_t *c)
+{
+    if (c->nstages == 0) return;
+    tb_open(b, MT_SEC_STAGES);
+    tb_u32(b, (uint32_t)c->nstages);
+    for (size_t i = 0; i < c->nstages; i++) {
+        const mt_cap_stage_t *st = &c->stages[i];
+        tb_string(b, st->name, strlen(st->name));
+        tb_u64(b, st->start_ns);
+        tb_u64(b, st->end_ns);
+        tb_u64(b, st->peak_bytes);
+        tb_u64(b, st->peak_time_ns);
+        tb_u32(b, (uint32_t)st->ntop);
+        for (size_t k = 0; k < st->ntop; k++) {
+            tb_u32(b, st->top[k].node);
+            tb_u64(b, st->top[k].blocks);
+            tb_u64(b, st->top[k].bytes);
+        }
+    }
+    tb_close(b);
+}
+
+static inline void tb_names(tb_t *b, const mt_capture_t *c)
+{
+    if (c->nnamed == 0) return;
+    tb_open(b, MT_SEC_NAMES);
+    tb_u32(b, (uint32_t)c->nnamed);
+    for (size_t i = 0; i < c->nnamed; i++) {
+        tb_u64(b, c->named[i].address);
+        tb_string(b, c->named[i].name, strlen(c->named[i].name));
+        tb_string(b, c->named[i].file, strlen(c->named[i].file));
+        tb_u32(b, c->named[i].line);
+    }
+    tb_close(b);
+}
+
+static inline void tb_timeline(tb_t *b, const mt_capture_t *c)
+{
+    if (c->nsamples == 0) return;
+    tb_open(b, MT_SEC_TIMELINE);
+    tb_u32(b, (uint32_t)c->nsamples);
+    tb_u64(b, c->sample_interval_ns);
+    for (size_t i = 0; i < c->nsamples; i++) {
+        const mt_cap_sample_t *s = &c->samples[i];
+        tb_u64(b, s->t_ns);
+        tb_u64(b, s->live_bytes);
+        tb_u64(b, s->live_blocks);
+        tb_u64(b, s->rss_bytes);
+    }
+    tb_close(b);
+}
+
 /* Seals the capture: END with the hash of everything before it. */
 static inline void tb_end(tb_t *b)
 {
@@ -202,6 +272,10 @@ static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
     tb_nodes(&b, c);
     tb_threads(&b, c);
     tb_live(&b, c);
+    tb_classes(&b, c);
+    tb_stages(&b, c);
+    tb_names(&b, c);
+    tb_timeline(&b, c);
     tb_end(&b);
     *len = b.len;
     return b.data;
