@@ -5,12 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What each package is for is listed in README.md ("Dependencies").
-packages=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev
-          python3 valgrind clang-format libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
-          golang-go nodejs npm chromium)
+# What each package is for is listed in README.md ("Dependencies"). A package named with a
+# command (package:command) is also satisfied by that command from elsewhere (Node.js from
+# NodeSource, say, whose nodejs package conflicts with Debian's npm).
+packages=(build-essential cmake:cmake pkg-config libunwind-dev libdw-dev libelf-dev
+          libcmocka-dev python3:python3 valgrind:valgrind clang-format libprotobuf-c-dev
+          protobuf-c-compiler:protoc-c zlib1g-dev golang-go:go nodejs:node npm:npm
+          chromium:chromium)
 missing=()
-for p in "${packages[@]}"; do
+for entry in "${packages[@]}"; do
+    p=${entry%%:*} cmd=${entry#*:}
+    [ "$cmd" != "$entry" ] && command -v "$cmd" >/dev/null 2>&1 && continue
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
