@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages memtrack needs (when missing) and builds everything into build/.
-# Used by both quick-start commands and by CI. Run as root on Debian 12 (or with the packages
-# already installed).
+# Installs the Debian packages memtrack needs (when missing) and builds everything into build/;
+# `setup.sh --test` also installs what the tests need. Used by both quick-start commands and by
+# CI. Run as root on Debian 12 (or with the packages already installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 # command (package:command) is also satisfied by that command from elsewhere (Node.js from
 # NodeSource, say, whose nodejs package conflicts with Debian's npm).
 packages=(build-essential cmake:cmake pkg-config libunwind-dev libdw-dev libelf-dev
-          libcmocka-dev python3:python3 valgrind:valgrind clang-format libprotobuf-c-dev
-          protobuf-c-compiler:protoc-c zlib1g-dev golang-go:go nodejs:node npm:npm
-          chromium:chromium)
+          libcmocka-dev python3:python3 libprotobuf-c-dev protobuf-c-compiler:protoc-c
+          zlib1g-dev nodejs:node npm:npm)
+if [ "${1:-}" = --test ]; then
+    packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium)
+fi
 missing=()
 for entry in "${packages[@]}"; do
     p=${entry%%:*} cmd=${entry#*:}

@@ -5,7 +5,7 @@
 # sanitized: it runs inside other programs). MEMTRACK_SANITIZE=0 skips the second part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MEMTRACK_CMAKE_FLAGS="-DMEMTRACK_WERROR=ON ${MEMTRACK_CMAKE_FLAGS:-}" scripts/setup.sh
+MEMTRACK_CMAKE_FLAGS="-DMEMTRACK_WERROR=ON ${MEMTRACK_CMAKE_FLAGS:-}" scripts/setup.sh --test
 ctest --test-dir build --output-on-failure -j2 "$@"
 
 if [ "${MEMTRACK_SANITIZE:-1}" != 0 ]; then
