@@ -19,12 +19,15 @@
     "  --weight W    what a path weighs: allocations or bytes (allocated during the\n"   \
     "                run), live-blocks or live-bytes (still allocated at its end; the\n" \
     "                default), peak-bytes or peak-blocks (allocated at the peak)\n"      \
-    "  --thread TID  only the blocks allocated by thread TID (live weights only)\n"
+    "  --thread TID  only the blocks allocated by thread TID (live weights only)\n"      \
+    "  --match TEXT  only call paths with a frame whose function, file or module\n"      \
+    "                contains TEXT\n"
 
 static void help(FILE *out, bool svg)
 {
     if (svg)
-        fputs("usage: memtrack flamegraph [--weight W] [--thread TID] [-o FILE.svg] CAPTURE\n"
+        fputs("usage: memtrack flamegraph [--weight W] [--thread TID] [--match TEXT] [-o FILE.svg] "
+              "CAPTURE\n"
               "\n"
               "Draw the call paths of a capture as a flame graph: one SVG file that opens in\n"
               "a browser, outermost frames at the bottom, each as wide as what it weighs,\n"
@@ -33,7 +36,7 @@ static void help(FILE *out, bool svg)
               "by .svg)\n",
               out);
     else
-        fputs("usage: memtrack folded [--weight W] [--thread TID] CAPTURE\n"
+        fputs("usage: memtrack folded [--weight W] [--thread TID] [--match TEXT] CAPTURE\n"
               "\n"
               "Print the call paths of a capture as folded stacks, one line per path: its\n"
               "frames outermost first separated by ';', a space and its weight. flamegraph.pl,\n"
@@ -89,7 +92,7 @@ static int write_svg(const char *dest, const mt_capture_t *cap, mt_sym_t *sym,
 /* Both commands; `svg` says which. */
 static int stacks_command(int argc, char **argv, bool svg)
 {
-    const char *cmd = svg ? "flamegraph" : "folded", *output = NULL;
+    const char *cmd = svg ? "flamegraph" : "folded", *output = NULL, *match = NULL;
     bool options_done = false, by_thread = false;
     mt_folded_weight_t weight = MT_FOLDED_LIVE_BYTES;
     uint64_t tid = 0;
@@ -118,6 +121,9 @@ static int stacks_command(int argc, char **argv, bool svg)
                     "bad --weight '%s' (want allocations, bytes, live-blocks, "
                     "live-bytes, peak-bytes or peak-blocks)",
                     val);
+        } else if ((r = mt__cli_option("--match", argc, argv, &i, &val)) != 0) {
+            if (r < 0 || !*val) return mt__cli_usage_error(cmd, "--match needs a text to look for");
+            match = val;
         } else if ((r = mt__cli_option("--thread", argc, argv, &i, &val)) != 0) {
             if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a thread id)", a);
             if (!mt__cli_parse_u64(val, &tid))
@@ -157,7 +163,7 @@ static int stacks_command(int argc, char **argv, bool svg)
         status = 1;
         goto done;
     }
-    mt_folded_opts_t opts = {.weight = weight, .threads = threads};
+    mt_folded_opts_t opts = {.weight = weight, .threads = threads, .match = match};
     if (svg) {
         char *dflt = output == NULL ? mt__cli_output_name(path, ".svg") : NULL;
         status = output || dflt ? write_svg(output ? output : dflt, cap, sym, &opts) : 1;

@@ -160,6 +160,7 @@ int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opt
 
     for (size_t id = 0; id < nn; id++) {
         if (w[id] == 0) continue;
+        if (opts->match && !mt__sym_path_matches(cap, sym, (uint32_t)id, opts->match)) continue;
         char *path = path_line(cap, sym, (uint32_t)id, &nm);
         if (path == NULL) goto done;
         lines[nlines++] = (mt_folded_line_t){path, w[id]};

@@ -94,6 +94,8 @@ typedef struct mt_sym_frame_s {
 /* Creates a symbolizer for the frames of `cap` (which must outlive it). Modules are opened on
  * first use; a module that cannot be opened, or whose build-id differs from the captured one,
  * is reported once on `warn` (which may be NULL) and its frames are shown as module+offset.
+ * When `warn` is a terminal and naming frames takes more than a second, a progress line is
+ * drawn there (and cleared by mt__sym_free).
  * Returns NULL when out of memory. */
 mt_sym_t *mt__sym_new(const mt_capture_t *cap, FILE *warn);
 
@@ -169,6 +171,7 @@ typedef struct mt_folded_opts_s {
      * (cap->nthreads entries) count; the weight must then be a live one, as only live blocks
      * record their thread. */
     const bool *threads;
+    const char *match; /* only paths with a frame matching it (mt__sym_path_matches); NULL */
 } mt_folded_opts_t;
 
 /* Writes the collapsed stacks of `cap` to `out`, as flamegraph.pl and speedscope read them: one

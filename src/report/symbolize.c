@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "capture/format.h"
 
@@ -38,7 +40,30 @@ struct mt_sym_s {
     mt_symslot_t *slots; /* open addressing, power-of-two size */
     size_t nslots, nused;
     mt_sym_frame_t fallback; /* returned when out of memory */
+    /* Progress on a terminal, when naming frames takes more than a second. */
+    double started, shown; /* seconds, CLOCK_MONOTONIC */
+    bool progress;         /* `warn` is a terminal */
+    bool progress_shown;   /* a progress line is on the terminal, to clear */
 };
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* After a second of work, a line saying how far it got, redrawn at most 5 times a second. */
+static void show_progress(mt_sym_t *sym)
+{
+    if (!sym->progress) return;
+    double now = seconds();
+    if (now - sym->started < 1.0 || now - sym->shown < 0.2) return;
+    sym->shown = now;
+    sym->progress_shown = true;
+    fprintf(sym->warn, "\rmemtrack: naming frames... %zu addresses so far", sym->nused);
+    fflush(sym->warn);
+}
 
 mt_sym_t *mt__sym_new(const mt_capture_t *cap, FILE *warn)
 {
@@ -46,6 +71,8 @@ mt_sym_t *mt__sym_new(const mt_capture_t *cap, FILE *warn)
     if (sym == NULL) return NULL;
     sym->cap = cap;
     sym->warn = warn;
+    sym->started = seconds();
+    sym->progress = warn != NULL && isatty(fileno(warn));
     /* libdw asks debuginfod servers for missing debug information when DEBUGINFOD_URLS is set
      * (Debian sets it for login shells). Without a network that stalls every report, so it
      * is used only when asked for with MEMTRACK_DEBUGINFOD=1. */
@@ -77,6 +104,7 @@ static void free_entries(mt_sym_frame_t *e, size_t n)
 void mt__sym_free(mt_sym_t *sym)
 {
     if (sym == NULL) return;
+    if (sym->progress_shown) fputs("\r\033[K", sym->warn); /* the line goes away */
     if (sym->mods != NULL)
         for (size_t i = 0; i < sym->cap->nmodules; i++)
             if (sym->mods[i].dwfl != NULL) dwfl_end(sym->mods[i].dwfl);
@@ -378,6 +406,7 @@ size_t mt__sym_lookup(mt_sym_t *sym, uint64_t frame, const mt_sym_frame_t **out)
     }
     sym->slots[i] = (mt_symslot_t){frame, e, n};
     sym->nused++;
+    show_progress(sym);
     *out = e;
     return n;
 }

@@ -98,6 +98,14 @@ class Exports(MemtrackCase):
         proc = run_proc([MEMTRACK, "report", "--match", "", self.capture()])
         self.assertEqual(proc.returncode, 2)
 
+    def test_folded_match(self):
+        """--match keeps the stacks with a matching frame, in folded and flamegraph alike."""
+        out = self.folded("--match", "leak_malloc", self.capture())
+        self.assertEqual(len(out.splitlines()), 1, out)
+        self.assertTrue(out.rstrip().endswith(";main;leak_malloc 300"), out)
+        proc = run_proc([MEMTRACK, "folded", "--match", "", self.capture()])
+        self.assertEqual(proc.returncode, 2)
+
     def test_folded(self):
         cap = self.capture()
         out = self.folded(cap)
