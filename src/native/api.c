@@ -17,12 +17,17 @@
 static mt_lock_t api_lock = MT_LOCK_INIT;
 #define API_LOCK_ID (UINT32_MAX - 9)
 
-void mt__api_fork_prepare(void)
+void mt__api_lock(void)
 {
     mt_lock(&api_lock, API_LOCK_ID);
 }
 
-void mt__api_fork_release(void)
+bool mt__api_trylock(void)
+{
+    return mt_lock_try(&api_lock, API_LOCK_ID);
+}
+
+void mt__api_unlock(void)
 {
     mt_unlock(&api_lock);
 }
@@ -199,6 +204,18 @@ MT_EXPORT int memtrack__track_paths(const char *cls, unsigned depth)
     return MEMTRACK_OK;
 }
 
+int mt__tracker_snapshot_locked(const char *path)
+{
+    int saved = errno, busy = mt__tls.busy;
+    mt__tls.busy = 1;
+    int was = mt__tracker_switch(MT_TRACK_PAUSED);
+    int err = mt__tracker_write(path, MT_END_SNAPSHOT, 0);
+    mt__tracker_switch(was);
+    mt__tls.busy = busy;
+    errno = saved;
+    return err;
+}
+
 int mt__tracker_snapshot(const char *path)
 {
     if (mt__tracker_finished()) return EINVAL;
@@ -207,12 +224,8 @@ int mt__tracker_snapshot(const char *path)
     mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
     mt__background_sample(true);
     mt_lock(&api_lock, API_LOCK_ID);
-    int err = EINVAL, was = 0;
-    if (!mt__tracker_finished()) { /* checked again under the lock the end cannot pass */
-        was = mt__tracker_switch(MT_TRACK_PAUSED);
-        err = mt__tracker_write(path, MT_END_SNAPSHOT, 0);
-        mt__tracker_switch(was);
-    }
+    /* Checked again under the lock, which the end takes before it closes. */
+    int err = mt__tracker_finished() ? EINVAL : mt__tracker_snapshot_locked(path);
     mt_unlock(&api_lock);
     mt__tls.busy = busy;
     errno = saved;

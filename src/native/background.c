@@ -91,36 +91,49 @@ void mt__background_sample(bool force)
         mt__engine_sample(e, rss_bytes(), force);
 }
 
-static _Atomic unsigned snapshots; /* written so far: the N of NAME.snapN.mtc */
-static _Atomic int serving;        /* a request taken from the pipe and not yet written */
+static unsigned snapshots;        /* written so far, the N of NAME.snapN.mtc: under the lock */
+static _Atomic unsigned requests; /* taken from the pipe, not yet written */
 
-bool mt__background_serving(void)
+/* Moves the requests waiting in the pipe to the counter. */
+static void take_requests(void)
 {
-    return mt_load_acquire(&serving) != 0;
+    char bytes[64];
+    ssize_t n;
+    while (pipe_fds[0] >= 0 && (n = read(pipe_fds[0], bytes, sizeof bytes)) != 0) {
+        if (n > 0) {
+            atomic_fetch_add(&requests, (unsigned)n);
+            continue;
+        }
+        if (errno != EINTR && errno != EAGAIN) pipe_fds[0] = -1; /* closed by the program */
+        if (errno != EINTR) break;
+    }
 }
 
-/* Takes one request from the pipe if there is one; writes its snapshot. */
+/* Whoever holds the API lock writes the requests (this thread, or the final capture): one
+ * taken from the pipe is written whatever happens next. */
+void mt__background_pending_snapshots_locked(void)
+{
+    take_requests();
+    for (unsigned n = atomic_exchange(&requests, 0); n > 0; n--) {
+        char path[4200];
+        snapshot_path(path, sizeof(path), ++snapshots);
+        if (path[0]) mt__tracker_snapshot_locked(path);
+    }
+}
+
+/* Waits for a request at most timeout_ms; writes it. True when one came. */
 static bool serve_request(int timeout_ms)
 {
     struct pollfd p = {pipe_fds[0], POLLIN, 0};
     if (pipe_fds[0] < 0 || poll(&p, 1, timeout_ms) <= 0) return false;
-    char byte;
-    atomic_fetch_add(&serving, 1); /* before the byte leaves the pipe: the end waits for it */
-    if (read(pipe_fds[0], &byte, 1) != 1) {
-        if (errno != EINTR && errno != EAGAIN) pipe_fds[0] = -1; /* closed by the program */
-        atomic_fetch_sub(&serving, 1);
-        return false;
-    }
-    char path[4200];
-    snapshot_path(path, sizeof(path), atomic_fetch_add(&snapshots, 1) + 1);
-    if (path[0]) mt__tracker_snapshot(path);
-    atomic_fetch_sub(&serving, 1);
+    take_requests();
+    if (mt__tracker_finished()) return true; /* the end writes them */
+    mt__modules_refresh(); /* before the lock: it may wait for the loader's lock */
+    mt__background_sample(true);
+    mt__api_lock();
+    if (!mt__tracker_finished()) mt__background_pending_snapshots_locked();
+    mt__api_unlock();
     return true;
-}
-
-void mt__background_pending_snapshot(void)
-{
-    serve_request(0);
 }
 
 static void *background(void *arg)

@@ -79,9 +79,15 @@ int mt__tracker_snapshot(const char *path);
 
 /* ---- api.c: the C API */
 
-/* Around fork(): no snapshot, stage cut or clear may be half done in the child. */
-void mt__api_fork_prepare(void);
-void mt__api_fork_release(void);
+/* The lock serializing what changes the hooks' state: start, stop, clear, snapshots, stage
+ * cuts; also held around fork() (no half-done snapshot in a child) and by the final capture
+ * while it serves the last snapshot requests. */
+void mt__api_lock(void);
+bool mt__api_trylock(void);
+void mt__api_unlock(void);
+
+/* A snapshot to `path`, the API lock held by the caller. 0 or an errno value. */
+int mt__tracker_snapshot_locked(const char *path);
 
 /* ---- callbacks.c */
 
@@ -102,11 +108,9 @@ void mt__background_sample(bool force);
 /* In a fork child: a pipe and a thread of its own (the parent's thread did not survive). */
 void mt__background_after_fork_child(void);
 
-/* Writes the snapshot the signal asked for, if one is waiting in the pipe (at the end). */
-void mt__background_pending_snapshot(void);
-
-/* True while the background thread writes a snapshot it took from the pipe. */
-bool mt__background_serving(void);
+/* Writes every snapshot the signal asked for and that is not written yet; the API lock held
+ * (the final capture calls it before it closes). */
+void mt__background_pending_snapshots_locked(void);
 
 /* Writes a capture of the engine now: with `path` NULL the configured output path (the final
  * capture), else `path` as given. The caller refreshes the module map first

@@ -288,17 +288,17 @@ void mt__tracker_finish(uint32_t reason, int32_t value)
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
     mt__modules_refresh(); /* before the switch: it may wait for the loader's lock */
-    /* A snapshot being written by another thread finishes first (a bounded wait: this may be
-     * a fatal signal's handler), and one requested but not begun is written now: a snapshot
-     * asked for is not lost because the program ended. No snapshot starts after this. */
-    for (int i = 0; i < 2000 &&
-                    (mt_load_acquire(&mt__tracking) == MT_TRACK_PAUSED || mt__background_serving());
-         i++) {
+    /* Snapshots asked for are not lost because the program ends: with the API lock (a
+     * snapshot in progress finishes first; bounded, as this may be a fatal signal's handler
+     * interrupting one), the requests still waiting are written, then no other may start. */
+    bool locked = false;
+    for (int i = 0; i < 2000 && !(locked = mt__api_trylock()); i++) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
+    mt__background_pending_snapshots_locked();
     mt_store_release(&tr.closing, 1);
-    mt__background_pending_snapshot();
+    if (locked) mt__api_unlock();
     mt__background_sample(true); /* the timeline ends at the end */
     tr.resume = mt__tracker_switch(MT_TRACK_OFF);
     mt__tracker_write(NULL, reason, value);
@@ -369,15 +369,15 @@ static void install_signal_handlers(void)
 
 static void fork_prepare(void)
 {
-    mt__tls.busy++;         /* allocations of other fork handlers must not wait for our locks */
-    mt__api_fork_prepare(); /* first: a snapshot in progress takes engine locks after it */
+    mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
+    mt__api_lock(); /* first: a snapshot in progress takes engine locks after it */
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
 static void fork_parent(void)
 {
     if (tr.engine) mt__engine_fork_release(tr.engine);
-    mt__api_fork_release();
+    mt__api_unlock();
     mt__tls.busy--;
 }
 
@@ -395,7 +395,7 @@ static void fork_child(void)
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
     mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
-    mt__api_fork_release();
+    mt__api_unlock();
     mt__tls.busy--;
 }
 
