@@ -221,9 +221,11 @@ int mt__tracker_snapshot(const char *path)
     if (mt__tracker_finished()) return EINVAL;
     int saved = errno, busy = mt__tls.busy;
     mt__tls.busy = 1;
-    mt__modules_refresh(); /* before pausing: it may wait for the loader's lock */
     mt__background_sample(true);
     mt_lock(&api_lock, API_LOCK_ID);
+    /* Under the lock fork() takes first (see background.c), and before pausing the hooks: a
+     * thread in dlopen holding the loader's lock may need to allocate meanwhile. */
+    mt__modules_refresh();
     /* Checked again under the lock, which the end takes before it closes. */
     int err = mt__tracker_finished() ? EINVAL : mt__tracker_snapshot_locked(path);
     mt_unlock(&api_lock);

@@ -128,9 +128,11 @@ static bool serve_request(int timeout_ms)
     if (pipe_fds[0] < 0 || poll(&p, 1, timeout_ms) <= 0) return false;
     take_requests();
     if (mt__tracker_finished()) return true; /* the end writes them */
-    mt__modules_refresh(); /* before the lock: it may wait for the loader's lock */
     mt__background_sample(true);
     mt__api_lock();
+    /* The module map is read under the API lock, which fork() takes first: no fork happens
+     * while this thread holds the loader's lock (a child would inherit it held). */
+    mt__modules_refresh();
     if (!mt__tracker_finished()) mt__background_pending_snapshots_locked();
     mt__api_unlock();
     return true;

@@ -367,16 +367,24 @@ static void install_signal_handlers(void)
 
 /* ---- fork */
 
+static int fork_was; /* what the hooks recorded before fork() paused them */
+
+/* fork() copies only the forking thread: a lock another thread holds at that moment stays held
+ * in the child forever. So the hooks are paused and the threads inside one are waited for
+ * (none is then inside libunwind, which may hold the loader's lock), and the engine's locks are
+ * taken, all released on both sides afterwards. */
 static void fork_prepare(void)
 {
     mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
     mt__api_lock(); /* first: a snapshot in progress takes engine locks after it */
+    fork_was = mt__tracker_switch(MT_TRACK_PAUSED);
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
 static void fork_parent(void)
 {
     if (tr.engine) mt__engine_fork_release(tr.engine);
+    mt__tracker_switch(fork_was);
     mt__api_unlock();
     mt__tls.busy--;
 }
@@ -395,6 +403,7 @@ static void fork_child(void)
     if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
     mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
+    mt__tracker_switch(fork_was);
     mt__api_unlock();
     mt__tls.busy--;
 }
