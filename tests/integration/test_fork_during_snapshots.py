@@ -4,10 +4,9 @@ each child and the parent write valid captures."""
 
 import glob
 import os
-import subprocess
 import unittest
 
-from mtutil import BUILD_DIR, MEMTRACK, MemtrackCase
+from mtutil import BUILD_DIR, MEMTRACK, MemtrackCase, run_proc
 
 PROGRAM = os.path.join(BUILD_DIR, "tests", "programs", "api_fork_snapshot")
 
@@ -16,8 +15,9 @@ class ForkDuringSnapshots(MemtrackCase):
 
     def test_children_run_and_capture(self):
         d = self.tempdir()
-        proc = subprocess.run([MEMTRACK, "run", "-o", os.path.join(d, "run.%p.mtc"), "--",
-                               PROGRAM, d], capture_output=True, text=True, timeout=120)
+        # run_proc kills the whole process group on timeout: a hung child is not left behind.
+        proc = run_proc([MEMTRACK, "run", "-o", os.path.join(d, "run.%p.mtc"), "--", PROGRAM, d],
+                        timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("children_ok 40", proc.stdout)
         runs = glob.glob(os.path.join(d, "run.*.mtc"))
