@@ -16,101 +16,12 @@
 
 #include <cmocka.h>
 
-#include "capture_builder.h"
 #include "cli/args.c"
 #include "cli_run.h"
 #include "cli/pprof_cmd.c"
 #include "profile.pb-c.h"
 #include "report/report.h"
-
-#define PB  UINT64_C(0x555500000000) /* where /nonexistent/prog is loaded */
-#define LB  UINT64_C(0x7f0000000000) /* where /nonexistent/libfoo.so is loaded */
-#define RAW UINT64_C(0x1234)         /* a frame in no module */
-
-static uint64_t ret(uint64_t bias, uint64_t offset)
-{
-    return bias + offset + 1;
-}
-
-/* Call tree (allocations/bytes, peak blocks/bytes, live blocks/bytes):
- *   1 prog+0x500 (main)                      nothing of its own
- *   2   prog+0x100                           4/400  3/300  2/200 (threads 100 and 200)
- *   3   libfoo.so+0x40                       1/50   1/50   1/50  (thread 200)
- *   4   0x1234                               2/20   none   none
- *   5 [class pa;r\nser]                      nothing of its own
- *   6   prog+0x200                           3/30   2/20   2/20  (thread 100)
- *   7 the record standing for the root       1/8    1/8    1/8   (thread 100) */
-static uint8_t *fixture_bytes(size_t *len)
-{
-    static mt_cap_module_t mods[2] = {
-        {.bias = PB,
-         .start = PB,
-         .end = PB + 0x10000,
-         .path = "/nonexistent/prog",
-         .build_id = (uint8_t *)"\x01\x02\x03\x04",
-         .build_id_len = 4},
-        {.bias = LB, .start = LB, .end = LB + 0x10000, .path = "/nonexistent/libfoo.so"},
-    };
-    mt_cap_node_t nodes[8] = {
-        [1] = {.parent = 0, .frame = ret(PB, 0x500)},
-        [2] = {1, ret(PB, 0x100), 4, 400, 0, 3, 300, 2, 200},
-        [3] = {1, ret(LB, 0x40), 1, 50, 0, 1, 50, 1, 50},
-        [4] = {1, RAW, 2, 20, 0, 0, 0, 0, 0},
-        [5] = {.parent = 0, .frame = MT_FMT_CLASS_FRAME + 1},
-        [6] = {5, ret(PB, 0x200), 3, 30, 0, 2, 20, 2, 20},
-        [7] = {0, 0, 1, 8, 0, 1, 8, 1, 8},
-    };
-    mt_cap_live_t live[6] = {
-        {0x10000, 100, 2, 0}, {0x20000, 100, 2, 1}, {0x30000, 50, 3, 1},
-        {0x40000, 10, 6, 0},  {0x50000, 10, 6, 0},  {0x60000, 8, 0, 0},
-    };
-    mt_cap_thread_t threads[2] = {{.tid = 100, .name = "main"}, {.tid = 200, .name = "worker"}};
-    mt_capture_t c = {.pid = 100,
-                      .start_realtime_ns = UINT64_C(1700000000000000000),
-                      .duration_ns = 2500000,
-                      .depth = 64,
-                      .program = "/nonexistent/prog",
-                      .cmdline = "prog",
-                      .cmdline_len = 4,
-                      .totals = {.allocations = 11,
-                                 .allocated_bytes = 508,
-                                 .frees = 5,
-                                 .freed_bytes = 230,
-                                 .live_blocks = 6,
-                                 .live_bytes = 278,
-                                 .peak_bytes = 378,
-                                 .peak_blocks = 7,
-                                 .threads = 2},
-                      .modules = mods,
-                      .nmodules = 2,
-                      .nodes = nodes,
-                      .nnodes = 8,
-                      .threads = threads,
-                      .nthreads = 2,
-                      .live = live,
-                      .nlive = 6};
-    tb_t b = {0};
-    tb_header(&b, MT_FMT_VERSION);
-    tb_meta(&b, &c);
-    tb_totals(&b, &c.totals);
-    tb_modules(&b, &c);
-    tb_nodes(&b, &c);
-    tb_threads(&b, &c);
-    tb_open(&b, MT_SEC_CLASSES);
-    tb_u32(&b, 2);
-    const char *classes[2] = {"untagged", "pa;r\nser"};
-    for (int i = 0; i < 2; i++) {
-        tb_string(&b, classes[i], strlen(classes[i]));
-        for (int k = 0; k < 4; k++)
-            tb_u64(&b, 0);
-        tb_u32(&b, 0);
-    }
-    tb_close(&b);
-    tb_live(&b, &c);
-    tb_end(&b);
-    *len = b.len;
-    return b.data;
-}
+#include "tree_fixture.h"
 
 static char dir[] = "/tmp/mt_test_pprof.XXXXXX";
 static char capture_path[256];
@@ -120,14 +31,7 @@ static int setup(void **state)
     (void)state;
     if (mkdtemp(dir) == NULL) return -1;
     snprintf(capture_path, sizeof capture_path, "%s/good.mtc", dir);
-    size_t len;
-    uint8_t *data = fixture_bytes(&len);
-    FILE *f = fopen(capture_path, "wb");
-    if (f == NULL) return -1;
-    fwrite(data, 1, len, f);
-    fclose(f);
-    free(data);
-    return 0;
+    return tree_fixture_write(capture_path, false);
 }
 
 static int teardown(void **state)
@@ -233,12 +137,7 @@ static void expect_values(const Perftools__Profiles__Sample *s, int64_t a, int64
 static void test_profile(void **state)
 {
     (void)state;
-    size_t len;
-    uint8_t *data = fixture_bytes(&len);
-    mt_capture_t *cap;
-    char err[256];
-    assert_int_equal(mt__capture_parse(data, len, &cap, err, sizeof err), 0);
-    free(data);
+    mt_capture_t *cap = tree_fixture_capture();
     mt_sym_t *sym = mt__sym_new(cap, NULL);
     assert_non_null(sym);
     uint8_t *gz;
