@@ -24,6 +24,78 @@ int mt__cli_option(const char *name, int argc, char **argv, int *i, const char *
     return 1;
 }
 
+/* One option of `accepts` at argv[*i]: 1 when taken, 0 when it is none of them, 2 after a
+ * usage error. */
+static int parse_option(const char *cmd, unsigned accepts, int argc, char **argv, int *i,
+                        mt_cli_args_t *args)
+{
+    const char *a = argv[*i], *val = NULL;
+    int r;
+    if ((accepts & MT_CLI_FORMAT) && (r = mt__cli_option("--format", argc, argv, i, &val)) != 0) {
+        if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (text or json)", a);
+        if (strcmp(val, "json") != 0 && strcmp(val, "text") != 0)
+            return mt__cli_usage_error(cmd, "bad --format '%s' (want text or json)", val);
+        args->json = strcmp(val, "json") == 0;
+    } else if ((accepts & MT_CLI_TOP) && (r = mt__cli_option("--top", argc, argv, i, &val)) != 0) {
+        if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a number, 0 for all)", a);
+        if (!mt__cli_parse_top(val, &args->top))
+            return mt__cli_usage_error(cmd, "bad --top '%s' (want a number, 0 for all)", val);
+        args->top_set = true;
+    } else if ((accepts & MT_CLI_MATCH) &&
+               (r = mt__cli_option("--match", argc, argv, i, &val)) != 0) {
+        if (r < 0 || !*val) return mt__cli_usage_error(cmd, "--match needs a text to look for");
+        args->match = val;
+    } else if ((accepts & MT_CLI_OUTPUT) &&
+               ((r = mt__cli_option("-o", argc, argv, i, &val)) != 0 ||
+                (r = mt__cli_option("--output", argc, argv, i, &val)) != 0)) {
+        if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a file name)", a);
+        if (*val == '\0') return mt__cli_usage_error(cmd, "%s needs a file name", a);
+        args->output = val;
+    } else if ((accepts & MT_CLI_WEIGHT) &&
+               (r = mt__cli_option("--weight", argc, argv, i, &val)) != 0) {
+        if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value", a);
+        if (!mt__folded_weight_parse(val, &args->weight))
+            return mt__cli_usage_error(cmd,
+                                       "bad --weight '%s' (want allocations, bytes, live-blocks, "
+                                       "live-bytes, peak-bytes or peak-blocks)",
+                                       val);
+    } else if ((accepts & MT_CLI_THREAD) &&
+               (r = mt__cli_option("--thread", argc, argv, i, &val)) != 0) {
+        if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a thread id)", a);
+        if (!mt__cli_parse_u64(val, &args->tid))
+            return mt__cli_usage_error(cmd, "bad --thread '%s' (want a thread id)", val);
+        args->by_thread = true;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int mt__cli_parse(const char *cmd, unsigned accepts, size_t max_paths, void (*help)(FILE *),
+                  int argc, char **argv, mt_cli_args_t *args)
+{
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (args->npaths == max_paths)
+                return mt__cli_usage_error(cmd, "more than %s given ('%s')",
+                                           max_paths == 1 ? "one capture" : "two captures", a);
+            args->paths[args->npaths++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            help(stdout);
+            return 0;
+        } else {
+            int r = parse_option(cmd, accepts, argc, argv, &i, args);
+            if (r == 0) return mt__cli_usage_error(cmd, "unknown option '%s'", a);
+            if (r != 1) return r;
+        }
+    }
+    return -1;
+}
+
 bool mt__cli_parse_u64(const char *s, uint64_t *out)
 {
     if (*s < '0' || *s > '9') return false; /* strtoull would accept "-1" and " 1" */

@@ -6,11 +6,45 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "report/report.h"
 
 /* Matches "--name VALUE" and "--name=VALUE" at argv[*i] (args.c). Returns 1 with *val set
  * (advancing *i past a separate value), 0 when argv[*i] is another argument, -1 when the value
  * is missing. */
 int mt__cli_option(const char *name, int argc, char **argv, int *i, const char **val);
+
+/* The options a command that reads captures may accept besides -h/--help (mt__cli_parse). */
+enum {
+    MT_CLI_FORMAT = 1u << 0, /* --format text|json */
+    MT_CLI_TOP = 1u << 1,    /* --top N (0 for all) */
+    MT_CLI_MATCH = 1u << 2,  /* --match TEXT */
+    MT_CLI_OUTPUT = 1u << 3, /* -o/--output FILE */
+    MT_CLI_WEIGHT = 1u << 4, /* --weight WEIGHT */
+    MT_CLI_THREAD = 1u << 5, /* --thread TID */
+};
+
+/* A command line parsed by mt__cli_parse. Fields of options not given keep their values. */
+typedef struct mt_cli_args_s {
+    const char *paths[2]; /* the captures, in the order given */
+    size_t npaths;
+    bool json;
+    bool top_set;
+    size_t top;
+    const char *match;  /* NULL: everything */
+    const char *output; /* NULL: the command's default */
+    mt_folded_weight_t weight;
+    bool by_thread;
+    uint64_t tid;
+} mt_cli_args_t;
+
+/* Parses the arguments of `memtrack CMD` (argv[0] is CMD): up to `max_paths` (1 or 2) captures,
+ * "--" (after which every argument is a capture), -h/--help (which prints help(stdout)) and the
+ * options in `accepts`. Returns -1 when the command goes on, 0 after the help, 2 after saying
+ * on one line what is wrong. Too few captures are for the command to report. */
+int mt__cli_parse(const char *cmd, unsigned accepts, size_t max_paths, void (*help)(FILE *),
+                  int argc, char **argv, mt_cli_args_t *args);
 
 /* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"), or -1 (run.c). */
 int mt__cli_signal(const char *s);

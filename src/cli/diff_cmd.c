@@ -59,40 +59,12 @@ static void put_unique_lines(const char *text, size_t len)
 
 int mt__cmd_diff(int argc, char **argv)
 {
-    bool json = false, top_set = false, options_done = false;
-    size_t top = 0, npaths = 0;
-    const char *paths[2] = {NULL, NULL};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        int r;
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (npaths == 2)
-                return mt__cli_usage_error("diff", "more than two captures given ('%s')", a);
-            paths[npaths++] = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            diff_help(stdout);
-            return 0;
-        } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error("diff", "%s needs a value (text or json)", a);
-            if (strcmp(val, "json") == 0)
-                json = true;
-            else if (strcmp(val, "text") == 0)
-                json = false;
-            else
-                return mt__cli_usage_error("diff", "bad --format '%s' (want text or json)", val);
-        } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
-            if (r < 0)
-                return mt__cli_usage_error("diff", "%s needs a value (a number, 0 for all)", a);
-            if (!mt__cli_parse_top(val, &top))
-                return mt__cli_usage_error("diff", "bad --top '%s' (want a number, 0 for all)",
-                                           val);
-            top_set = true;
-        } else {
-            return mt__cli_usage_error("diff", "unknown option '%s'", a);
-        }
-    }
+    mt_cli_args_t args = {0};
+    int parsed = mt__cli_parse("diff", MT_CLI_FORMAT | MT_CLI_TOP, 2, diff_help, argc, argv, &args);
+    if (parsed >= 0) return parsed;
+    size_t npaths = args.npaths;
+    const char *const *paths = args.paths;
+    bool json = args.json;
     if (npaths == 0)
         return mt__cli_usage_error("diff", "no captures given (want BEFORE and AFTER)");
     if (npaths == 1)
@@ -109,9 +81,9 @@ int mt__cmd_diff(int argc, char **argv)
 
     int status = 0;
     mt_diff_t diff;
-    mt_diff_opts_t opts = {.top = top_set ? top
-                                  : json  ? 0
-                                          : 10,
+    mt_diff_opts_t opts = {.top = args.top_set ? args.top
+                                  : json       ? 0
+                                               : 10,
                            .before_name = paths[0],
                            .after_name = paths[1]};
     /* Each capture has its own module map (load addresses differ), so its own symbolizer. Their

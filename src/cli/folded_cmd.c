@@ -50,6 +50,16 @@ static void help(FILE *out, bool svg)
           out);
 }
 
+static void folded_help(FILE *out)
+{
+    help(out, false);
+}
+
+static void flamegraph_help(FILE *out)
+{
+    help(out, true);
+}
+
 /* The flame graph's title and unit for a weight. */
 static void describe(mt_folded_weight_t w, const char **what, const char **unit)
 {
@@ -92,47 +102,16 @@ static int write_svg(const char *dest, const mt_capture_t *cap, mt_sym_t *sym,
 /* Both commands; `svg` says which. */
 static int stacks_command(int argc, char **argv, bool svg)
 {
-    const char *cmd = svg ? "flamegraph" : "folded", *output = NULL, *match = NULL;
-    bool options_done = false, by_thread = false;
-    mt_folded_weight_t weight = MT_FOLDED_LIVE_BYTES;
-    uint64_t tid = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        int r;
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (path != NULL)
-                return mt__cli_usage_error(cmd, "more than one capture given ('%s')", a);
-            path = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help(stdout, svg);
-            return 0;
-        } else if (svg && ((r = mt__cli_option("-o", argc, argv, &i, &val)) != 0 ||
-                           (r = mt__cli_option("--output", argc, argv, &i, &val)) != 0)) {
-            if (r < 0 || !*val) return mt__cli_usage_error(cmd, "%s needs a file name", a);
-            output = val;
-        } else if ((r = mt__cli_option("--weight", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value", a);
-            if (!mt__folded_weight_parse(val, &weight))
-                return mt__cli_usage_error(
-                    cmd,
-                    "bad --weight '%s' (want allocations, bytes, live-blocks, "
-                    "live-bytes, peak-bytes or peak-blocks)",
-                    val);
-        } else if ((r = mt__cli_option("--match", argc, argv, &i, &val)) != 0) {
-            if (r < 0 || !*val) return mt__cli_usage_error(cmd, "--match needs a text to look for");
-            match = val;
-        } else if ((r = mt__cli_option("--thread", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error(cmd, "%s needs a value (a thread id)", a);
-            if (!mt__cli_parse_u64(val, &tid))
-                return mt__cli_usage_error(cmd, "bad --thread '%s' (want a thread id)", val);
-            by_thread = true;
-        } else {
-            return mt__cli_usage_error(cmd, "unknown option '%s'", a);
-        }
-    }
+    const char *cmd = svg ? "flamegraph" : "folded";
+    mt_cli_args_t args = {.weight = MT_FOLDED_LIVE_BYTES};
+    int parsed =
+        mt__cli_parse(cmd, MT_CLI_WEIGHT | MT_CLI_MATCH | MT_CLI_THREAD | (svg ? MT_CLI_OUTPUT : 0),
+                      1, svg ? flamegraph_help : folded_help, argc, argv, &args);
+    if (parsed >= 0) return parsed;
+    const char *path = args.paths[0], *output = args.output;
+    mt_folded_weight_t weight = args.weight;
+    bool by_thread = args.by_thread;
+    uint64_t tid = args.tid;
     if (by_thread && weight != MT_FOLDED_LIVE_BYTES && weight != MT_FOLDED_LIVE_BLOCKS)
         return mt__cli_usage_error(cmd,
                                    "--thread is not possible with --weight %s: only live blocks "
@@ -163,7 +142,7 @@ static int stacks_command(int argc, char **argv, bool svg)
         status = 1;
         goto done;
     }
-    mt_folded_opts_t opts = {.weight = weight, .threads = threads, .match = match};
+    mt_folded_opts_t opts = {.weight = weight, .threads = threads, .match = args.match};
     if (svg) {
         char *dflt = output == NULL ? mt__cli_output_name(path, ".svg") : NULL;
         status = output || dflt ? write_svg(output ? output : dflt, cap, sym, &opts) : 1;

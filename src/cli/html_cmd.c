@@ -29,29 +29,11 @@ static void help(FILE *out)
 
 int mt__cmd_html(int argc, char **argv)
 {
-    const char *cmd = "html", *output = NULL, *path = NULL;
-    bool options_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        int r;
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (path != NULL)
-                return mt__cli_usage_error(cmd, "more than one capture given ('%s')", a);
-            path = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help(stdout);
-            return 0;
-        } else if ((r = mt__cli_option("-o", argc, argv, &i, &val)) != 0 ||
-                   (r = mt__cli_option("--output", argc, argv, &i, &val)) != 0) {
-            if (r < 0 || !*val) return mt__cli_usage_error(cmd, "%s needs a file name", a);
-            output = val;
-        } else {
-            return mt__cli_usage_error(cmd, "unknown option '%s'", a);
-        }
-    }
-    if (path == NULL) return mt__cli_usage_error(cmd, "no capture file given");
+    mt_cli_args_t args = {0};
+    int parsed = mt__cli_parse("html", MT_CLI_OUTPUT, 1, help, argc, argv, &args);
+    if (parsed >= 0) return parsed;
+    if (args.npaths == 0) return mt__cli_usage_error("html", "no capture file given");
+    const char *path = args.paths[0], *output = args.output;
 
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;

@@ -43,30 +43,11 @@ static bool write_file(const char *path, const uint8_t *data, size_t len)
 
 int mt__cmd_pprof(int argc, char **argv)
 {
-    bool options_done = false;
-    const char *path = NULL, *output = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        int r;
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (path != NULL)
-                return mt__cli_usage_error("pprof", "more than one capture given ('%s')", a);
-            path = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help(stdout);
-            return 0;
-        } else if ((r = mt__cli_option("-o", argc, argv, &i, &val)) != 0 ||
-                   (r = mt__cli_option("--output", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error("pprof", "%s needs a value (a file name)", a);
-            if (*val == '\0') return mt__cli_usage_error("pprof", "%s needs a file name", a);
-            output = val;
-        } else {
-            return mt__cli_usage_error("pprof", "unknown option '%s'", a);
-        }
-    }
-    if (path == NULL) return mt__cli_usage_error("pprof", "no capture file given");
+    mt_cli_args_t args = {0};
+    int rc = mt__cli_parse("pprof", MT_CLI_OUTPUT, 1, help, argc, argv, &args);
+    if (rc >= 0) return rc;
+    if (args.npaths == 0) return mt__cli_usage_error("pprof", "no capture file given");
+    const char *path = args.paths[0], *output = args.output;
 
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;

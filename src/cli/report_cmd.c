@@ -36,58 +36,25 @@ static void help(FILE *out)
 
 int mt__cmd_report(int argc, char **argv)
 {
-    bool json = false, top_set = false, options_done = false;
-    const char *match = NULL;
-    size_t top = 0;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        int r;
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (path != NULL)
-                return mt__cli_usage_error("report", "more than one capture given ('%s')", a);
-            path = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            help(stdout);
-            return 0;
-        } else if ((r = mt__cli_option("--format", argc, argv, &i, &val)) != 0) {
-            if (r < 0) return mt__cli_usage_error("report", "%s needs a value (text or json)", a);
-            if (strcmp(val, "json") == 0)
-                json = true;
-            else if (strcmp(val, "text") == 0)
-                json = false;
-            else
-                return mt__cli_usage_error("report", "bad --format '%s' (want text or json)", val);
-        } else if ((r = mt__cli_option("--match", argc, argv, &i, &val)) != 0) {
-            if (r < 0 || !*val)
-                return mt__cli_usage_error("report", "--match needs a text to look for");
-            match = val;
-        } else if ((r = mt__cli_option("--top", argc, argv, &i, &val)) != 0) {
-            if (r < 0)
-                return mt__cli_usage_error("report", "%s needs a value (a number, 0 for all)", a);
-            if (!mt__cli_parse_top(val, &top))
-                return mt__cli_usage_error("report", "bad --top '%s' (want a number, 0 for all)",
-                                           val);
-            top_set = true;
-        } else {
-            return mt__cli_usage_error("report", "unknown option '%s'", a);
-        }
-    }
-    if (path == NULL) return mt__cli_usage_error("report", "no capture file given");
+    mt_cli_args_t args = {0};
+    int rc = mt__cli_parse("report", MT_CLI_FORMAT | MT_CLI_TOP | MT_CLI_MATCH, 1, help, argc, argv,
+                           &args);
+    if (rc >= 0) return rc;
+    if (args.npaths == 0) return mt__cli_usage_error("report", "no capture file given");
+    const char *path = args.paths[0];
+    bool json = args.json;
 
     mt_capture_t *cap = mt__cli_read_capture(path);
     if (cap == NULL) return 2;
-    mt_report_opts_t opts = {.top = top_set ? top : json ? 0 : 10, .match = match};
+    mt_report_opts_t opts = {.top = args.top_set ? args.top : json ? 0 : 10, .match = args.match};
     int status = 0;
     mt_sym_t *sym = mt__sym_new(cap, stderr);
     if (sym == NULL) {
         fputs("memtrack: out of memory\n", stderr);
         status = 1;
     } else {
-        int rc = json ? mt__report_json(stdout, cap, sym, &opts)
-                      : mt__report_text(stdout, cap, sym, &opts);
+        rc = json ? mt__report_json(stdout, cap, sym, &opts)
+                  : mt__report_text(stdout, cap, sym, &opts);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "memtrack: cannot write the report: %s\n", strerror(errno));
             status = 1;
