@@ -53,17 +53,11 @@ static void folded(result_t *r, ...)
 /* The command's output with these arguments, which must succeed. */
 static void expect(const char *want, ...)
 {
-    char *argv[8];
-    int argc = 0;
+    result_t r;
     va_list ap;
     va_start(ap, want);
-    for (char *a; argc < 7 && (a = va_arg(ap, char *)) != NULL;)
-        argv[argc++] = a;
+    run_cmd(&r, mt__cmd_folded, "folded", ap);
     va_end(ap);
-    argv[argc] = NULL;
-    result_t r;
-    folded(&r, argc > 0 ? argv[0] : NULL, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
-           argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, (char *)NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, want);
 }
@@ -141,17 +135,11 @@ static void test_no_symbolizer(void **state)
 /* Fails with status 2 and exactly one line on stderr, nothing on stdout. */
 static void expect_error(const char *what, ...)
 {
-    char *argv[8];
-    int argc = 0;
+    result_t r;
     va_list ap;
     va_start(ap, what);
-    for (char *a; argc < 7 && (a = va_arg(ap, char *)) != NULL;)
-        argv[argc++] = a;
+    run_cmd(&r, mt__cmd_folded, "folded", ap);
     va_end(ap);
-    argv[argc] = NULL;
-    result_t r;
-    folded(&r, argc > 0 ? argv[0] : NULL, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
-           argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, (char *)NULL);
     assert_int_equal(r.status, 2);
     assert_string_equal(r.out, "");
     if (strstr(r.err, what) == NULL) fail_msg("stderr lacks '%s': %s", what, r.err);
