@@ -82,7 +82,11 @@ async function main() {
     // Zoom: clicking a frame makes it as wide as the graph.
     for (const name of ['main', 'leak_malloc']) {
       await page.click('#flame g.frame[name="' + name + '"] rect', {force: true});
-      await page.waitForTimeout(800);
+      // The zoom is animated (750 ms), longer on a busy machine: wait for it to end, then check.
+      await page.waitForFunction(([n, full]) => {
+        const g = document.querySelector('#flame g.frame[name="' + n + '"]');
+        return g && Math.abs(parseFloat(g.getAttribute('width')) - full) < 1.5;
+      }, [name, fullWidth], {timeout: 15000}).catch(() => null);
       const w = await frameWidth(name);
       check(Math.abs(w - fullWidth) < 1.5, 'clicking ' + name + ' zooms to it (width ' + w +
         ' of ' + fullWidth + ')');
