@@ -30,8 +30,7 @@ static void put_class(const char *label, const char *cls)
     if (r == 0) {
         put_counts(key, &c);
     } else {
-        memcpy(key + 6 + n, "_rc", 4);
-        put(key, r);
+        put_rc(key, r);
     }
 }
 

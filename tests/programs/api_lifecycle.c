@@ -29,11 +29,7 @@ static void put_totals(const char *key)
     memset(&c, 0, sizeof(c));
     int r = memtrack_totals(&c);
     if (r != 0) {
-        char k[64];
-        size_t n = strlen(key);
-        memcpy(k, key, n);
-        memcpy(k + n, "_rc", 4);
-        put(k, r);
+        put_rc(key, r);
     }
     put_counts(key, &c);
 }
@@ -44,11 +40,7 @@ static void put_class(const char *key, const char *cls)
     memset(&c, 0, sizeof(c));
     int r = memtrack_count_for(cls, &c);
     if (r != 0) {
-        char k[64];
-        size_t n = strlen(key);
-        memcpy(k, key, n);
-        memcpy(k + n, "_rc", 4);
-        put(k, r);
+        put_rc(key, r);
         return;
     }
     put_counts(key, &c);

@@ -25,11 +25,7 @@ static void put_peak(const char *key, int thread)
     memset(&p, 0, sizeof(p));
     int r = thread ? memtrack_thread_peak(&p) : memtrack_peak(&p);
     if (r != 0) {
-        char k[64];
-        size_t n = strlen(key);
-        memcpy(k, key, n);
-        memcpy(k + n, "_rc", 4);
-        put(k, r);
+        put_rc(key, r);
         return;
     }
     unsigned long v[3] = {p.current_bytes, p.peak_bytes, p.peak_time_ns};

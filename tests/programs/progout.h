@@ -50,6 +50,16 @@ static inline void put(const char *key, long v)
     if (write(1, buf, n) < 0) _exit(99);
 }
 
+/* "key_rc value": the error a C API call returned instead of the figures under "key". */
+static inline void put_rc(const char *key, long rc)
+{
+    char k[320];
+    size_t n = strnlen(key, 300);
+    memcpy(k, key, n);
+    memcpy(k + n, "_rc", 4);
+    put(k, rc);
+}
+
 /* "key string" (the string cut at 4096 bytes). */
 static inline void put_str(const char *key, const char *s)
 {
