@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progout.h"
+
 static int failed;
 static void *volatile sink;
 /* Sizes the compiler must not see, so it neither warns about them nor folds the calls. */
@@ -41,15 +43,8 @@ static void out(const char *s)
 
 static void out_num(unsigned long v)
 {
-    char digits[24], buf[24];
-    int d = 0, n = 0;
-    do {
-        digits[d++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (d)
-        buf[n++] = digits[--d];
-    buf[n] = 0;
+    char buf[24];
+    buf[put_digits(buf, v)] = 0;
     out(buf);
 }
 

@@ -6,6 +6,20 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Writes v in decimal at buf (at most 20 bytes, no NUL); returns how many bytes. */
+static inline size_t put_digits(char *buf, unsigned long v)
+{
+    char digits[24];
+    size_t d = 0, n = 0;
+    do {
+        digits[d++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (d)
+        buf[n++] = digits[--d];
+    return n;
+}
+
 static inline void out_values(const char *key, const unsigned long *vals, int nvals)
 {
     char buf[128];
@@ -13,16 +27,8 @@ static inline void out_values(const char *key, const unsigned long *vals, int nv
     if (n > 64) n = 64;
     memcpy(buf, key, n);
     for (int k = 0; k < nvals; k++) {
-        unsigned long v = vals[k];
-        char digits[24];
-        int d = 0;
         buf[n++] = ' ';
-        do {
-            digits[d++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (d)
-            buf[n++] = digits[--d];
+        n += put_digits(buf + n, vals[k]);
     }
     buf[n++] = '\n';
     if (write(1, buf, n) < 0) _exit(99);
@@ -34,18 +40,10 @@ static inline void put(const char *key, long v)
     char buf[400];
     size_t n = strlen(key);
     if (n > 300) n = 300;
-    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-    char digits[24];
-    int d = 0;
     memcpy(buf, key, n);
     buf[n++] = ' ';
     if (v < 0) buf[n++] = '-';
-    do {
-        digits[d++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (d)
-        buf[n++] = digits[--d];
+    n += put_digits(buf + n, v < 0 ? 0ul - (unsigned long)v : (unsigned long)v);
     buf[n++] = '\n';
     if (write(1, buf, n) < 0) _exit(99);
 }
