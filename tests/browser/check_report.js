@@ -81,7 +81,15 @@ async function main() {
 
     // Zoom: clicking a frame makes it as wide as the graph.
     for (const name of ['main', 'leak_malloc']) {
-      await page.click('#flame g.frame[name="' + name + '"] rect', {force: true});
+      // A new frame's rect gets its width only after half the draw animation: a click before
+      // that lands on nothing ("outside of the viewport").
+      const rect = '#flame g.frame[name="' + name + '"] rect';
+      await page.waitForFunction(sel => {
+        const r = document.querySelector(sel);
+        return r && r.getBoundingClientRect().width >= 1;
+      }, rect, {timeout: 15000}).catch(() => null);
+      // Where a user clicks: the frame's label sits over its rect, and both are in the frame.
+      await page.click('#flame g.frame[name="' + name + '"]');
       // The zoom is animated (750 ms), longer on a busy machine: wait for it to end, then check.
       await page.waitForFunction(([n, full]) => {
         const g = document.querySelector('#flame g.frame[name="' + n + '"]');
