@@ -167,12 +167,17 @@ const char *mt__folded_weight_name(mt_folded_weight_t weight);
 
 typedef struct mt_folded_opts_s {
     mt_folded_weight_t weight;
-    /* When not NULL, only the live blocks allocated by the threads i with threads[i] true
-     * (cap->nthreads entries) count; the weight must then be a live one, as only live blocks
-     * record their thread. */
+    /* When not NULL, only what the threads i with threads[i] true (cap->nthreads entries)
+     * allocated counts: from the live blocks for live weights, else from THREAD_NODES, which
+     * the capture must have with none of these threads merged (mt__folded_threads_check). */
     const bool *threads;
     const char *match; /* only paths with a frame matching it (mt__sym_path_matches); NULL */
 } mt_folded_opts_t;
+
+/* Whether `weight` can be shown for the threads selected in threads[]: NULL when it can, else
+ * why not (one line, naming the first thread at fault by tid). */
+const char *mt__folded_threads_check(const mt_capture_t *cap, const bool *threads,
+                                     mt_folded_weight_t weight, char *buf, size_t len);
 
 /* Writes the collapsed stacks of `cap` to `out`, as flamegraph.pl and speedscope read them: one
  * line per call path with a non-zero weight, its frames outermost first separated by ';', a
