@@ -19,7 +19,7 @@
     "  --weight W    what a path weighs: allocations or bytes (allocated during the\n"   \
     "                run), live-blocks or live-bytes (still allocated at its end; the\n" \
     "                default), peak-bytes or peak-blocks (allocated at the peak)\n"      \
-    "  --thread TID  only what thread TID allocated\n"      \
+    "  --thread TID  only what thread TID allocated\n"                                   \
     "  --match TEXT  only call paths with a frame whose function, file or module\n"      \
     "                contains TEXT\n"
 
