@@ -45,10 +45,11 @@ typedef enum mt_fmt_frames_e {
 } mt_fmt_frames_t;
 
 /* META.flags */
-#define MT_META_DEGRADED  0x1u /* the engine ran out of its own memory: some events were dropped */
-#define MT_META_FORKED    0x2u /* this process is a fork() child of parent_pid */
-#define MT_META_TRUNCSTK  0x4u /* some call paths were cut at the depth limit */
-#define MT_META_STACKLESS 0x8u /* call paths were not recorded (frames are all empty) */
+#define MT_META_DEGRADED  0x1u  /* the engine ran out of its own memory: some events were dropped */
+#define MT_META_FORKED    0x2u  /* this process is a fork() child of parent_pid */
+#define MT_META_TRUNCSTK  0x4u  /* some call paths were cut at the depth limit */
+#define MT_META_STACKLESS 0x8u  /* call paths were not recorded (frames are all empty) */
+#define MT_META_FOLLOWED  0x10u /* started by a tracked process (--follow-children) */
 
 /* Fixed sizes of the records, for validation. */
 #define MT_FMT_META_FIXED    72u        /* numeric part of META, before its strings */

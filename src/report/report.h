@@ -70,6 +70,9 @@ const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node);
  * "snapshot", "_exit". */
 const char *mt__end_reason_name(uint32_t end_reason);
 
+/* How the capture's process ended, in a few words: "exit 0", "signal SIGSEGV", "exec"... */
+void mt__fmt_end(const mt_capture_t *cap, char *buf, size_t len);
+
 /* Iterates over the NUL-separated arguments of META's cmdline: start with *pos = 0; each call
  * sets *arg (not NUL-terminated when it is the last) and *len and returns true, then false. */
 bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, size_t *len);
