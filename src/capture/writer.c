@@ -504,18 +504,12 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
 static int temp_name(char *out, size_t cap, const char *path, uint64_t pid)
 {
     char digits[24];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + pid % 10);
-        pid /= 10;
-    } while (pid);
+    size_t nd = (size_t)(mt__os_fmt_u64(digits, pid) - digits);
     size_t plen = strlen(path);
     if (plen + 5 + nd + 1 > cap) return -1;
     memcpy(out, path, plen);
     memcpy(out + plen, ".tmp.", 5);
-    for (size_t i = 0; i < nd; i++)
-        out[plen + 5 + i] = digits[nd - 1 - i];
-    out[plen + 5 + nd] = '\0';
+    memcpy(out + plen + 5, digits, nd + 1);
     return 0;
 }
 

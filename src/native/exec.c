@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "capture/format.h"
+#include "core/os.h"
 #include "native/native.h"
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
@@ -44,21 +45,6 @@ static struct {
     char vars[PASS_MAX][VAR_MAX]; /* "NAME=value" to pass on; "" for unset */
 } fw;
 
-/* The decimal digits of v into buf (no stdio: this runs in vfork children). */
-static char *put_u64(char *buf, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *buf++ = tmp[--n];
-    *buf = '\0';
-    return buf;
-}
-
 static void set_var(int i, const char *value)
 {
     size_t n = strlen(passed[i]), m = value ? strlen(value) : 0;
@@ -75,9 +61,9 @@ static void set_var(int i, const char *value)
 static void set_exec_var(void)
 {
     char v[48];
-    char *p = put_u64(v, (uint64_t)fw.pid);
+    char *p = mt__os_fmt_u64(v, (uint64_t)fw.pid);
     *p++ = '.';
-    put_u64(p, fw.gen + 1);
+    mt__os_fmt_u64(p, fw.gen + 1);
     set_var(PASS_MAX - 1, v);
     if (fw.on) setenv("MEMTRACK_EXEC", v, 1); /* for system(), popen() and their like */
 }

@@ -73,29 +73,16 @@ static void append(char *dst, size_t cap, const char *src)
     dst[n + m] = '\0';
 }
 
-static void format_u64(char *buf, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-}
-
 /* The capture path: the pattern with every %p replaced by the pid, followed by ".N" for the
  * Nth image exec'd in this process when following children (exec.c). */
 int mt__tracker_output_path(char *out, size_t cap)
 {
     char pid[48];
-    format_u64(pid, (uint64_t)getpid());
+    char *end = mt__os_fmt_u64(pid, (uint64_t)getpid());
     unsigned gen = mt__follow_generation();
     if (gen) {
-        append(pid, sizeof(pid), ".");
-        format_u64(pid + strlen(pid), gen);
+        *end++ = '.';
+        mt__os_fmt_u64(end, gen);
     }
     size_t n = 0;
     for (const char *s = tr.pattern; *s; s++) {
