@@ -516,9 +516,7 @@ static int parse_live(mt_capture_t *cap, const uint8_t *data, size_t len, char *
     return 0;
 }
 
-/* The first record with parent 0 and frame 0 holds the root's figures (allocations recorded
- * without frames); returns its id, or 0 when there is none. */
-static size_t root_alias(const mt_capture_t *cap)
+size_t mt__capture_root_alias(const mt_capture_t *cap)
 {
     for (size_t id = 1; id < cap->nnodes; id++)
         if (cap->nodes[id].parent == 0 && cap->nodes[id].frame == 0) return id;
@@ -528,7 +526,7 @@ static size_t root_alias(const mt_capture_t *cap)
 /* LIVE against the nodes and TOTALS: the report shows node figures and trusts them to add up. */
 static int check_live(mt_capture_t *cap, char *err, size_t errlen)
 {
-    size_t alias = root_alias(cap);
+    size_t alias = mt__capture_root_alias(cap);
     if (alias != 0) {
         mt_cap_node_t *r = &cap->nodes[0], *a = &cap->nodes[alias];
         r->allocations = a->allocations;
@@ -605,7 +603,7 @@ out:
 static int check_thread_nodes(mt_capture_t *cap, char *err, size_t errlen)
 {
     if (!cap->has_tnodes) return 0;
-    size_t alias = root_alias(cap);
+    size_t alias = mt__capture_root_alias(cap);
     mt_cap_node_t *sums = calloc(cap->nnodes, sizeof *sums);
     if (sums == NULL) return fail(err, errlen, "out of memory");
     int rc = -1;

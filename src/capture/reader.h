@@ -130,4 +130,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
 
 void mt__capture_free(mt_capture_t *cap);
 
+/* The id of the NODES record standing for the root (parent 0, frame 0: the figures of
+ * allocations recorded without frames, which LIVE and THREAD_NODES give as node 0), or 0 when
+ * there is none. */
+size_t mt__capture_root_alias(const mt_capture_t *cap);
+
 #endif

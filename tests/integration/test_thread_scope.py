@@ -3,10 +3,11 @@ has main and a worker each free the other's blocks after the peak, so figures fi
 freeing thread would be wrong; they must go to the thread that allocated them."""
 
 import os
+import shutil
 import unittest
 import xml.etree.ElementTree as ET
 
-from mtutil import MEMTRACK, MemtrackCase, parse_kv_lines, run_proc
+from mtutil import MEMTRACK, MemtrackCase, parse_kv_lines, run_proc, run_proc_env
 
 # (weight, function) -> (main's figure, the worker's figure); None: no line at all.
 EXPECTED = {
@@ -94,6 +95,33 @@ class ThreadScope(MemtrackCase):
         titles = [t.text for t in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}title")]
         self.assertTrue(any(t.startswith("worker_alloc (1000 bytes, ") for t in titles), titles)
         self.assertFalse(any(t.startswith("main_alloc (") for t in titles), titles)
+
+    def test_pprof_thread_tags(self):
+        """memtrack pprof labels each sample with its allocating thread: go tool pprof
+        -tagfocus thread=TID shows that thread's figures."""
+        go = shutil.which("go")
+        if go is None:
+            self.skipTest("`go` is not installed (Debian package golang-go)")
+        _, _, tids = self.run_once()
+        work = self.tempdir()
+        out = os.path.join(work, "t.pb.gz")
+        proc = run_proc([MEMTRACK, "pprof", "-o", out, self.capture()])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        env = {"HOME": work, "GOCACHE": os.path.join(work, "gocache"),
+               "GOPATH": os.path.join(work, "gopath"), "PPROF_TMPDIR": work}
+        for who, function, index, want in (("main_tid", "main_alloc", "alloc_space", "3000B"),
+                                           ("main_tid", "main_alloc", "inuse_space", "1000B"),
+                                           ("worker_tid", "worker_temp", "alloc_space", "640B"),
+                                           ("worker_tid", "worker_alloc", "alloc_space",
+                                            "1000B")):
+            p = run_proc_env([go, "tool", "pprof", "-top", "-unit=B", "-sample_index=" + index,
+                              "-tagfocus=thread=%d" % tids[who], out], env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rows = {l.split()[5]: l.split()[0] for l in p.stdout.splitlines()
+                    if len(l.split()) == 6 and l.split()[1].endswith("%")}
+            self.assertEqual(rows.get(function), want, p.stdout)
+            other = "worker_alloc" if who == "main_tid" else "main_alloc"
+            self.assertNotIn(other, rows, p.stdout)
 
 
 if __name__ == "__main__":

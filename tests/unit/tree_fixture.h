@@ -123,21 +123,26 @@ static uint8_t *tree_fixture_bytes_as(size_t *len, tf_variant_t variant)
     return b.data;
 }
 
-static uint8_t *tree_fixture_bytes(size_t *len)
+static inline uint8_t *tree_fixture_bytes(size_t *len)
 {
     return tree_fixture_bytes_as(len, TF_TNODES);
 }
 
 /* The fixture parsed; mt__capture_free() it. */
-static mt_capture_t *tree_fixture_capture(void)
+static inline mt_capture_t *tree_fixture_capture_as(tf_variant_t variant)
 {
     size_t len;
-    uint8_t *data = tree_fixture_bytes(&len);
+    uint8_t *data = tree_fixture_bytes_as(&len, variant);
     mt_capture_t *cap;
     char err[256];
     assert_int_equal(mt__capture_parse(data, len, &cap, err, sizeof err), 0);
     free(data);
     return cap;
+}
+
+static inline mt_capture_t *tree_fixture_capture(void)
+{
+    return tree_fixture_capture_as(TF_TNODES);
 }
 
 /* Writes the fixture to `path`, only its first half when `truncated`; 0 or -1. */
