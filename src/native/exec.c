@@ -25,7 +25,22 @@
 #include "core/os.h"
 #include "native/native.h"
 
-#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+/* The real functions, looked up once (mt__follow_init does it early): dlsym may take the
+ * loader's lock and allocate, which a vfork() child must not do while the parent's other
+ * threads run. */
+static void *real_execve, *real_execvpe, *real_fexecve, *real_execv, *real_execvp,
+    *real_posix_spawn, *real_posix_spawnp;
+#define REAL(name) ((__typeof__(&name))real(&real_##name, #name))
+
+static void *real(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_RELAXED); /* any thread finds the same value */
+    if (!f) {
+        f = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, f, __ATOMIC_RELAXED);
+    }
+    return f;
+}
 
 #define ENV_MAX  4096 /* entries of an environment passed on (more: E2BIG) */
 #define VAR_MAX  4352 /* bytes of one variable of ours (a path, its name and '=') */
@@ -71,6 +86,8 @@ static void set_exec_var(void)
 void mt__follow_init(const char *pattern)
 {
     fw.pid = getpid();
+    (void)REAL(execve), (void)REAL(execvpe), (void)REAL(fexecve), (void)REAL(execv);
+    (void)REAL(execvp), (void)REAL(posix_spawn), (void)REAL(posix_spawnp);
     const char *ex = getenv("MEMTRACK_EXEC");
     if (ex) {
         /* "PID.N": digits, a dot, digits; anything else only says "started by a tracked one". */
@@ -101,7 +118,6 @@ void mt__follow_after_fork_child(void)
 {
     fw.pid = getpid();
     fw.gen = 0;
-    fw.followed = fw.followed || fw.on;
     set_exec_var();
 }
 
