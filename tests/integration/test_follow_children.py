@@ -120,6 +120,18 @@ class FollowChildren(MemtrackCase):
             if follow:
                 self.assertLeaksChild(caps[str(c)], c, pid)
 
+    def test_output_without_pid(self):
+        """-o FILE without %p: the program's capture is FILE, a child's FILE.PID, an image it
+        exec'd FILE.PID.N."""
+        res = self.run_memtrack("spawner", ["forkexec", LEAKS],
+                                opts=["--follow-children", "-o", "out.mtc"])
+        c = [v[0] for k, v in parse_kv_lines(res.stdout) if k == "child"][0]
+        self.assertEqual(sorted(res.files()), sorted(["out.mtc", "out.mtc.%d" % c,
+                                                      "out.mtc.%d.1" % c]), res.describe())
+        self.assertLeaksChild(self.load(res.path("out.mtc.%d.1" % c)), c,
+                              self.load(res.path("out.mtc"))["pid"])
+        self.assertIn("memtrack: 2 more captures", res.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
