@@ -25,6 +25,7 @@ typedef enum mt_fmt_section_e {
     MT_SEC_STAGES = 8,
     MT_SEC_NAMES = 9,
     MT_SEC_TIMELINE = 10,
+    MT_SEC_SYMBOLS = 12,  /* optional: names of frames a front end numbered itself */
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
 
@@ -39,7 +40,8 @@ typedef enum mt_fmt_end_e {
 
 /* What frames are (META.frame_kind). */
 typedef enum mt_fmt_frames_e {
-    MT_FRAMES_NATIVE_RETURN = 0 /* return addresses: look up frame - 1 */
+    MT_FRAMES_NATIVE_RETURN = 0, /* return addresses: look up frame - 1 */
+    MT_FRAMES_SYMBOLS = 1        /* numbers named by the SYMBOLS section (the Ruby gem) */
 } mt_fmt_frames_t;
 
 /* META.flags */
@@ -58,6 +60,7 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_STAGE_FIXED  36u  /* after the name: four u64, u32 count of contributors */
 #define MT_FMT_CONTRIB_SIZE 20u  /* u32 node, u64 blocks, u64 bytes */
 #define MT_FMT_SAMPLE_SIZE  32u  /* u64 t_ns, live_bytes, live_blocks, rss_bytes */
+#define MT_FMT_SYMBOL_MIN   20u  /* u64 frame, two empty strings, u32 line */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */
