@@ -1,0 +1,76 @@
+/* The frame table: Ruby frames (a handle from rb_profile_frames and a line) numbered once, so
+ * the engine's call tree can store them as plain integers that stay valid when the garbage
+ * collector moves the handles. The handles are marked movable and updated after compaction. */
+#include <stdlib.h>
+
+#include "tracker.h"
+
+#include <ruby/debug.h>
+
+void rt_frames_free(rt_frames_t *f)
+{
+    free(f->v);
+    rt_map_free(&f->index);
+    f->v = NULL;
+    f->n = f->cap = 0;
+}
+
+uint64_t rt_frames_intern(rt_frames_t *f, VALUE handle, int line)
+{
+    uint64_t key2 = (uint64_t)(uint32_t)line;
+    rt_map_entry_t *e = rt_map_find(&f->index, (uint64_t)handle, key2);
+    if (e) return e->value;
+    if (f->n == f->cap) {
+        uint32_t cap = f->cap ? f->cap * 2 : 256;
+        rt_frame_t *v = realloc(f->v, sizeof(*v) * cap);
+        if (!v) return 0;
+        f->v = v;
+        f->cap = cap;
+    }
+    uint64_t id = (uint64_t)f->n + 1;
+    if (!rt_map_put(&f->index, (uint64_t)handle, key2, id)) return 0;
+    f->v[f->n++] = (rt_frame_t){handle, line};
+    return id;
+}
+
+void rt_frames_mark(const rt_frames_t *f)
+{
+    for (uint32_t i = 0; i < f->n; i++)
+        rb_gc_mark_movable(f->v[i].handle);
+}
+
+static void follow(rt_map_entry_t *e, void *ctx)
+{
+    (void)ctx;
+    e->k1 = (uint64_t)rb_gc_location((VALUE)e->k1);
+}
+
+void rt_frames_compact(rt_frames_t *f)
+{
+    for (uint32_t i = 0; i < f->n; i++)
+        f->v[i].handle = rb_gc_location(f->v[i].handle);
+    rt_map_rekey(&f->index, follow, NULL);
+}
+
+void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *path, int *line)
+{
+    *label = *path = Qnil;
+    *line = 0;
+    if (frame == 0 || frame > f->n) return;
+    const rt_frame_t *fr = &f->v[frame - 1];
+    *label = rb_profile_frame_full_label(fr->handle);
+    *path = rb_profile_frame_path(fr->handle);
+    *line = fr->line;
+    if (!RB_TYPE_P(*label, T_STRING)) *label = Qnil;
+    if (!RB_TYPE_P(*path, T_STRING)) *path = Qnil;
+}
+
+VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame)
+{
+    VALUE label, path;
+    int line;
+    rt_frame_parts(f, frame, &label, &path, &line);
+    VALUE s = NIL_P(label) ? rb_str_new_cstr("?") : rb_str_dup(label);
+    if (!NIL_P(path)) rb_str_catf(s, " (%" PRIsVALUE ":%d)", path, line);
+    return s;
+}

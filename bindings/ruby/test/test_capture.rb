@@ -1,0 +1,221 @@
+# frozen_string_literal: true
+
+require_relative "helper"
+
+class TestCapture < Minitest::Test
+  include TrackerTestHelper
+
+  Widget = Class.new
+  Gadget = Class.new
+
+  def garbage(count)
+    count.times { Widget.new }
+    nil
+  end
+
+  def test_start_and_stop_say_whether_the_state_changed
+    capture = Memory::Tracker::Capture.new
+    refute capture.running?
+    assert_equal true, capture.start
+    assert_equal false, capture.start
+    assert capture.running?
+    assert_equal true, capture.stop
+    assert_equal false, capture.stop
+    refute capture.running?
+  end
+
+  def test_count_for_counts_live_objects_of_a_class
+    with_capture do |capture|
+      kept = Array.new(15) { Widget.new }
+      garbage(10)
+      assert_equal 25, capture.count_for(Widget)
+      GC.start
+      assert_equal 15, capture.count_for(Widget)
+      assert_equal 25, capture[Widget].new_count
+      assert_equal 10, capture[Widget].free_count
+      assert_equal 15, capture[Widget].retained_count
+      assert_equal 0, capture.count_for(Gadget)
+      kept.clear
+    end
+  end
+
+  def test_objects_allocated_before_start_never_make_counts_negative
+    before = Array.new(50) { Widget.new }
+    capture = Memory::Tracker::Capture.new
+    capture.start
+    after = Array.new(5) { Widget.new }
+    before = nil
+    GC.start
+    assert_nil before
+    assert_equal 5, capture.count_for(Widget)
+    assert_equal 0, capture[Widget].free_count
+    assert_operator capture.unknown_free_count, :>=, 50
+    assert_equal 5, after.size
+  ensure
+    capture.stop
+  end
+
+  def test_totals
+    with_capture(track_all: false) do |capture|
+      capture.track(Widget)
+      kept = Array.new(7) { Widget.new }
+      3.times { Widget.new }
+      GC.start
+      assert_equal 10, capture.new_count
+      assert_equal 3, capture.free_count
+      assert_equal 7, capture.retained_count
+      assert_equal 7, kept.size
+    end
+  end
+
+  def test_two_captures_at_once
+    first = Memory::Tracker::Capture.new
+    second = Memory::Tracker::Capture.new(track_all: false)
+    second.track(Gadget)
+    first.start
+    a = Array.new(4) { Widget.new }
+    second.start
+    b = Array.new(6) { Gadget.new }
+    first.stop
+    c = Array.new(2) { Gadget.new }
+    assert_equal 4, first.count_for(Widget)
+    assert_equal 6, first.count_for(Gadget)
+    assert_equal 0, second.count_for(Widget)
+    assert_equal 8, second.count_for(Gadget)
+    b = c = nil
+    GC.start
+    # The stopped capture still sees the frees of what it counted.
+    assert_equal 0, first.count_for(Gadget)
+    assert_equal 0, second.count_for(Gadget)
+    assert_equal 4, first.count_for(Widget)
+    assert_nil b
+    assert_nil c
+    assert_equal 4, a.size
+  ensure
+    first.stop
+    second.stop
+  end
+
+  def test_track_untrack_and_tracking
+    capture = Memory::Tracker::Capture.new(track_all: false)
+    refute capture.tracking?(Widget)
+    assert_equal Widget, capture.track(Widget)
+    assert capture.tracking?(Widget)
+    capture.start
+    kept = [Widget.new, Widget.new, Gadget.new]
+    assert_equal 2, capture.count_for(Widget)
+    assert_equal 0, capture.count_for(Gadget)
+    assert_equal true, capture.untrack(Widget)
+    refute capture.tracking?(Widget)
+    kept << Widget.new
+    assert_equal 2, capture.count_for(Widget)
+    assert_equal false, capture.untrack(Widget)
+    assert_equal 4, kept.size
+  ensure
+    capture.stop
+  end
+
+  def test_track_all_tracks_every_class_and_can_be_switched_off
+    capture = Memory::Tracker::Capture.new
+    assert capture.track_all?
+    assert capture.tracking?(Gadget)
+    capture.track_all = false
+    refute capture.tracking?(Gadget)
+    capture.start
+    kept = [Gadget.new]
+    assert_equal 0, capture.count_for(Gadget)
+    capture.track_all = true
+    kept << Gadget.new
+    assert_equal 1, capture.count_for(Gadget)
+  ensure
+    capture.stop
+  end
+
+  def test_each_yields_classes_with_their_counts
+    with_capture do |capture|
+      kept = Array.new(3) { Gadget.new }
+      seen = capture.each.to_h
+      assert_equal 3, seen.fetch(Gadget).new_count
+      assert_equal 0, seen.fetch(Gadget).free_count
+      assert_equal 3, seen.fetch(Gadget).retained_count
+      assert_equal 3 * Memory::Tracker::Capture::SLOT_SIZE, seen.fetch(Gadget).new_bytes
+      assert_equal 3, kept.size
+    end
+  end
+
+  def test_clear_raises_while_running_and_forgets_counts_when_stopped
+    capture = Memory::Tracker::Capture.new
+    capture.start
+    kept = Array.new(3) { Widget.new }
+    error = assert_raises(RuntimeError) { capture.clear }
+    assert_match(/running capture/, error.message)
+    capture.stop
+    capture.clear
+    assert_equal 0, capture.count_for(Widget)
+    assert_equal 0, capture.new_count
+    kept = nil
+    GC.start
+    assert_nil kept
+    assert_equal 0, capture.count_for(Widget)
+    assert_equal 0, capture.free_count
+  end
+
+  def test_bad_arguments
+    capture = Memory::Tracker::Capture.new
+    error = assert_raises(TypeError) { capture.track("Hash") }
+    assert_equal 'track expects a Class, got "Hash" (String)', error.message
+    assert_raises(TypeError) { capture.track(Comparable) }
+    assert_raises(TypeError) { capture.count_for(nil) }
+    assert_raises(TypeError) { capture.untrack(42) }
+    assert_raises(ArgumentError) { capture.track(Widget, depth: 257) }
+    assert_raises(ArgumentError) { Memory::Tracker::Capture.new(depth: -1) }
+    assert_raises(TypeError) { capture.track(Widget, &nil).then { capture.send(:_track, Widget, nil, 42) } }
+  end
+
+  def test_anonymous_classes_collected_while_tracked
+    capture = Memory::Tracker::Capture.new
+    capture.start
+    weak = 20.times.map do
+      klass = Class.new
+      Array.new(3) { klass.new }
+      nil
+    end
+    kept_class = Class.new
+    kept = Array.new(2) { kept_class.new }
+    GC.start
+    GC.start
+    # The collected classes are gone from each; the one still referenced is there.
+    classes = capture.each.map { |klass, _| klass }
+    assert_includes classes, kept_class
+    assert_equal 2, capture.count_for(kept_class)
+    assert_equal 20, weak.size
+    # New anonymous classes, possibly at the addresses of collected ones, start from zero.
+    fresh = Class.new
+    one = fresh.new
+    assert_equal 1, capture.count_for(fresh)
+    assert one
+    assert_equal 2, kept.size
+  ensure
+    capture.stop
+  end
+
+  def test_gc_stress
+    capture = Memory::Tracker::Capture.new
+    events = []
+    capture.track(Widget) { |_klass, event, state| events << [event, state]; :s }
+    capture.start
+    GC.stress = true
+    kept = Array.new(3) { Widget.new }
+    2.times { Widget.new }
+    GC.stress = false
+    GC.start
+    capture.flush
+    assert_equal 3, capture.count_for(Widget)
+    assert_equal 5, events.count { |e, _| e == :newobj }
+    assert_equal [[:freeobj, :s]] * 2, events.select { |e, _| e == :freeobj }
+    assert_equal 3, kept.size
+  ensure
+    GC.stress = false
+    capture.stop
+  end
+end
