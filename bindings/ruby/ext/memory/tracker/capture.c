@@ -741,7 +741,8 @@ static VALUE capture_paths(VALUE self, VALUE klass)
         unsigned n = mt__engine_path_frames(c->engine, figs[i].node, frames, MT_DEPTH_MAX);
         VALUE path = rb_ary_new_capa(n);
         for (unsigned f = 0; f < n; f++)
-            rb_ary_push(path, rt_frame_string(&c->frames, frames[f]));
+            rb_ary_push(path,
+                        rt_frame_string(&c->frames, frames[f], f + 1 < n ? frames[f + 1] : 0));
         rb_ary_push(result, rb_ary_new_from_args(4, path, ULL2NUM(figs[i].allocations),
                                                  ULL2NUM(figs[i].live_blocks),
                                                  ULL2NUM(figs[i].live_bytes)));

@@ -65,12 +65,18 @@ void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *p
     if (!RB_TYPE_P(*path, T_STRING)) *path = Qnil;
 }
 
-VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame)
+VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame, uint64_t caller)
 {
     VALUE label, path;
     int line;
     rt_frame_parts(f, frame, &label, &path, &line);
-    VALUE s = NIL_P(label) ? rb_str_new_cstr("?") : rb_str_dup(label);
+    VALUE s = rb_utf8_str_new_cstr(NIL_P(label) ? "?" : "");
+    if (!NIL_P(label)) rb_str_cat(s, RSTRING_PTR(label), RSTRING_LEN(label));
+    if (NIL_P(path) && caller) {
+        /* A method written in C: where its caller called it, as Ruby's backtraces show. */
+        VALUE caller_label;
+        rt_frame_parts(f, caller, &caller_label, &path, &line);
+    }
     if (!NIL_P(path)) rb_str_catf(s, " (%" PRIsVALUE ":%d)", path, line);
     return s;
 }

@@ -86,8 +86,9 @@ void rt_frames_free(rt_frames_t *f);
 uint64_t rt_frames_intern(rt_frames_t *f, VALUE handle, int line);
 void rt_frames_mark(const rt_frames_t *f);
 void rt_frames_compact(rt_frames_t *f);
-/* "label (path:line)", or "label" for a frame without a source file. */
-VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame);
+/* "label (path:line)". A frame without a source file (a method written in C) takes the path
+ * and line of `caller`, the next frame out (0: none), and is just "label" without one. */
+VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame, uint64_t caller);
 /* Label, path and line of a frame as Ruby values (label and path may be nil). */
 void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *path, int *line);
 
