@@ -719,7 +719,8 @@ static VALUE capture_clear(VALUE self)
     return self;
 }
 
-/* Capture#_paths(klass): every call path recorded for klass, as
+/* Capture#_paths(klass): every call path recorded for klass (not the allocations counted
+ * without one), as
  * [[frame, ...innermost first], allocations, live_count, live_bytes]. */
 static VALUE capture_paths(VALUE self, VALUE klass)
 {
@@ -739,6 +740,7 @@ static VALUE capture_paths(VALUE self, VALUE klass)
     }
     for (size_t i = 0; i < count; i++) {
         unsigned n = mt__engine_path_frames(c->engine, figs[i].node, frames, MT_DEPTH_MAX);
+        if (n == 0) continue; /* allocations counted without a call path */
         VALUE path = rb_ary_new_capa(n);
         for (unsigned f = 0; f < n; f++)
             rb_ary_push(path,
@@ -768,6 +770,21 @@ static VALUE capture_last_error(VALUE self)
     return rt_capture_get(self)->last_error;
 }
 
+static VALUE untracked_end(VALUE unused)
+{
+    (void)unused;
+    in_callbacks--;
+    return Qnil;
+}
+
+/* Memory::Tracker.untracked { }: runs the block without tracking what it allocates. */
+static VALUE tracker_untracked(VALUE mod)
+{
+    (void)mod;
+    in_callbacks++;
+    return rb_ensure(rb_yield, Qnil, untracked_end, Qnil);
+}
+
 static VALUE capture_pending_events(VALUE self)
 {
     rt_capture_t *c = rt_capture_get(self);
@@ -784,6 +801,7 @@ void rt_capture_init(VALUE mTracker)
     tp_free = rb_tracepoint_new(0, RUBY_INTERNAL_EVENT_FREEOBJ, on_freeobj, NULL);
     rb_gc_register_mark_object(tp_free);
 
+    rb_define_module_function(mTracker, "untracked", tracker_untracked, 0);
     rt_cCapture = rb_define_class_under(mTracker, "Capture", rb_cObject);
     rb_define_alloc_func(rt_cCapture, capture_alloc);
     rb_define_private_method(rt_cCapture, "_setup", capture_setup, 3);

@@ -2,6 +2,7 @@
  * the engine's call tree can store them as plain integers that stay valid when the garbage
  * collector moves the handles. The handles are marked movable and updated after compaction. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tracker.h"
 
@@ -52,13 +53,32 @@ void rt_frames_compact(rt_frames_t *f)
     rt_map_rekey(&f->index, follow, NULL);
 }
 
+/* The frame's label with its method qualified ("block in Foo#bar"). Ruby 3.1's
+ * rb_profile_frame_full_label drops the "block in" of blocks inside methods, so the label is
+ * put together here from the plain label and the qualified method name. */
+static VALUE full_label(VALUE handle)
+{
+    VALUE label = rb_profile_frame_label(handle);
+    VALUE method = rb_profile_frame_method_name(handle);
+    VALUE qualified = rb_profile_frame_qualified_method_name(handle);
+    if (!RB_TYPE_P(label, T_STRING) || !RB_TYPE_P(method, T_STRING) ||
+        !RB_TYPE_P(qualified, T_STRING))
+        return rb_profile_frame_full_label(handle);
+    long ll = RSTRING_LEN(label), ml = RSTRING_LEN(method);
+    if (ll < ml || memcmp(RSTRING_PTR(label) + ll - ml, RSTRING_PTR(method), (size_t)ml) != 0)
+        return rb_profile_frame_full_label(handle);
+    VALUE s = rb_str_new(RSTRING_PTR(label), ll - ml);
+    rb_str_append(s, qualified);
+    return s;
+}
+
 void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *path, int *line)
 {
     *label = *path = Qnil;
     *line = 0;
     if (frame == 0 || frame > f->n) return;
     const rt_frame_t *fr = &f->v[frame - 1];
-    *label = rb_profile_frame_full_label(fr->handle);
+    *label = full_label(fr->handle);
     *path = rb_profile_frame_path(fr->handle);
     *line = fr->line;
     if (!RB_TYPE_P(*label, T_STRING)) *label = Qnil;

@@ -1,0 +1,33 @@
+# frozen_string_literal: true
+
+require_relative "helper"
+require "memory/tracker/rack/middleware"
+require "stringio"
+
+class TestRackMiddleware < Minitest::Test
+  Session = Class.new
+
+  def test_logs_classes_that_keep_growing
+    sessions = []
+    app = lambda do |_env|
+      3.times { sessions << Session.new } # REQUEST: leaks sessions
+      [200, {"content-type" => "text/plain"}, ["ok"]]
+    end
+    log = StringIO.new
+    middleware = Memory::Tracker::Rack::Middleware.new(app, every: 2, logger: log, depth: 6, increases_threshold: 3)
+    responses = Array.new(12) { middleware.call({"PATH_INFO" => "/"}) }
+    middleware.sampler.stop
+    assert_equal [200, {"content-type" => "text/plain"}, ["ok"]], responses.last
+    assert_equal 12, middleware.requests
+    lines = log.string.lines
+    assert_includes lines, "memory-tracker: #{Session} keeps growing (18 live); recording where it is allocated\n"
+    line = File.readlines(__FILE__).index { |l| l.include?("REQUEST: leaks") } + 1
+    assert_includes lines,
+                    "memory-tracker: #{Session} grew to 36 live; 18 held from Class#new (#{__FILE__}:#{line})\n"
+    assert_equal 36, sessions.size
+  end
+
+  def test_every_must_be_positive
+    assert_raises(ArgumentError) { Memory::Tracker::Rack::Middleware.new(->(_) {}, every: 0) }
+  end
+end
