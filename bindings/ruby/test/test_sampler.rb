@@ -74,7 +74,7 @@ class TestSampler < Minitest::Test
     # "block in". The line is the block's either way.
     frame = "TestSampler#test_sample_starts_analysing_classes_that_keep_growing (#{__FILE__}:#{line_of("ANALYSED: recorded")})"
     assert_includes [frame, "block in #{frame}"], stats[:top_paths].first[:path][1]
-    assert_equal [], sampler.sample!
+    refute_includes sampler.sample!, Record # already analysed
   ensure
     sampler.stop
   end
