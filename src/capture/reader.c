@@ -76,6 +76,8 @@ static const char *section_name(uint32_t type)
         return "CLASSES";
     case MT_SEC_LIVE:
         return "LIVE";
+    case MT_SEC_SYMBOLS:
+        return "SYMBOLS";
     case MT_SEC_END:
         return "END";
     default:
@@ -141,6 +143,8 @@ static int parse_meta(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errle
     cap->engine_bytes = le64(p + 64);
     if (cap->end_reason > MT_END_QUICK)
         return fail(err, errlen, "corrupt: unknown end reason %" PRIu32, cap->end_reason);
+    if (cap->frame_kind > MT_FRAMES_SYMBOLS)
+        return fail(err, errlen, "corrupt: unknown frame kind %" PRIu32, cap->frame_kind);
     cap->program = take_string(c, "the program path", NULL, err, errlen);
     if (cap->program == NULL) return -1;
     cap->cmdline = take_string(c, "the command line", &cap->cmdline_len, err, errlen);
@@ -382,6 +386,64 @@ static int parse_timeline(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t e
     return 0;
 }
 
+static int parse_symbols(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / MT_FMT_SYMBOL_MIN)
+        return fail(err, errlen, "corrupt: SYMBOLS count %" PRIu32 " does not fit in %zu bytes",
+                    count, c->left);
+    cap->symbols = calloc(count ? count : 1, sizeof *cap->symbols);
+    if (cap->symbols == NULL) return fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        mt_cap_symbol_t *sy = &cap->symbols[i];
+        p = take(c, 8, "a symbol's frame", err, errlen);
+        if (p == NULL) return -1;
+        sy->frame = le64(p);
+        cap->nsymbols = i + 1;
+        if (sy->frame == 0 || sy->frame >= MT_FMT_CLASS_FRAME)
+            return fail(err, errlen, "corrupt: SYMBOLS names frame 0x%" PRIx64, sy->frame);
+        if (i > 0 && sy->frame <= cap->symbols[i - 1].frame)
+            return fail(err, errlen, "corrupt: SYMBOLS frames not in increasing order at %" PRIu32,
+                        i);
+        sy->function = take_string(c, "a function name", NULL, err, errlen);
+        if (sy->function == NULL) return -1;
+        sy->file = take_string(c, "a file name", NULL, err, errlen);
+        if (sy->file == NULL) return -1;
+        p = take(c, 4, "a line", err, errlen);
+        if (p == NULL) return -1;
+        sy->line = le32(p);
+    }
+    return expect_consumed(c, err, errlen);
+}
+
+const mt_cap_symbol_t *mt__capture_symbol(const mt_capture_t *cap, uint64_t frame)
+{
+    size_t lo = 0, hi = cap->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cap->symbols[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cap->nsymbols && cap->symbols[lo].frame == frame ? &cap->symbols[lo] : NULL;
+}
+
+/* Frames numbered by the front end (META.frame_kind 1) must all be named in SYMBOLS. */
+static int check_symbols(const mt_capture_t *cap, char *err, size_t errlen)
+{
+    if (cap->frame_kind != MT_FRAMES_SYMBOLS) return 0;
+    for (size_t id = 1; id < cap->nnodes; id++) {
+        uint64_t f = cap->nodes[id].frame;
+        if (f != 0 && f < MT_FMT_CLASS_FRAME && mt__capture_symbol(cap, f) == NULL)
+            return fail(err, errlen, "corrupt: node %zu's frame %" PRIu64 " is not in SYMBOLS", id,
+                        f);
+    }
+    return 0;
+}
+
 /* Class marker frames must name a class of the CLASSES section, and stage contributors
  * existing nodes. */
 static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
@@ -540,7 +602,13 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_TIMELINE + 1],
+static bool known_type(uint32_t type)
+{
+    return (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) || type == MT_SEC_SYMBOLS ||
+           type == MT_SEC_END;
+}
+
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_SYMBOLS + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -553,7 +621,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) || type == MT_SEC_END;
+        bool known = known_type(type);
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -580,7 +648,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) {
+        if (known) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -611,7 +679,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_TIMELINE + 1] = {0};
+    mt_section_t secs[MT_SEC_SYMBOLS + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -624,10 +692,10 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_MODULES] = parse_modules,   [MT_SEC_NODES] = parse_nodes,
         [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
         [MT_SEC_STAGES] = parse_stages,     [MT_SEC_NAMES] = parse_names,
-        [MT_SEC_TIMELINE] = parse_timeline,
+        [MT_SEC_TIMELINE] = parse_timeline, [MT_SEC_SYMBOLS] = parse_symbols,
     };
-    for (uint32_t type = MT_SEC_META; type <= MT_SEC_TIMELINE; type++) {
-        if (!secs[type].seen || type == MT_SEC_LIVE) continue;
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_SYMBOLS; type++) {
+        if (!secs[type].seen || type == MT_SEC_LIVE || !parsers[type]) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
     }
@@ -647,7 +715,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         fail(err, errlen, "out of memory");
         goto bad;
     }
-    if (check_live(cap, err, errlen) != 0 || check_markers(cap, err, errlen) != 0) goto bad;
+    if (check_live(cap, err, errlen) != 0 || check_markers(cap, err, errlen) != 0 ||
+        check_symbols(cap, err, errlen) != 0)
+        goto bad;
     if (out != NULL)
         *out = cap;
     else
@@ -734,5 +804,10 @@ void mt__capture_free(mt_capture_t *cap)
     }
     free(cap->named);
     free(cap->samples);
+    for (size_t i = 0; i < cap->nsymbols; i++) {
+        free(cap->symbols[i].function);
+        free(cap->symbols[i].file);
+    }
+    free(cap->symbols);
     free(cap);
 }

@@ -68,6 +68,13 @@ typedef struct mt_cap_named_s {
     uint32_t line;
 } mt_cap_named_t;
 
+/* A frame's name from the SYMBOLS section (front ends that number their own frames). */
+typedef struct mt_cap_symbol_s {
+    uint64_t frame;
+    char *function, *file; /* NUL-terminated copies, possibly "" */
+    uint32_t line;         /* 0 when unknown */
+} mt_cap_symbol_t;
+
 /* Memory over time. */
 typedef struct mt_cap_sample_s {
     uint64_t t_ns, live_bytes, live_blocks, rss_bytes; /* rss_bytes 0: unknown */
@@ -102,6 +109,8 @@ typedef struct mt_capture_s {
     size_t nsamples; /* 0 when the capture has no timeline */
     uint64_t sample_interval_ns;
     mt_cap_sample_t *samples;
+    size_t nsymbols;          /* 0 when the capture has no SYMBOLS section */
+    mt_cap_symbol_t *symbols; /* sorted by frame, each frame once */
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with
@@ -115,5 +124,8 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
                       size_t errlen);
 
 void mt__capture_free(mt_capture_t *cap);
+
+/* The SYMBOLS entry naming `frame`, or NULL. O(log symbols). */
+const mt_cap_symbol_t *mt__capture_symbol(const mt_capture_t *cap, uint64_t frame);
 
 #endif
