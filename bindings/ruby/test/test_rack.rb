@@ -31,3 +31,43 @@ class TestRackMiddleware < Minitest::Test
     assert_raises(ArgumentError) { Memory::Tracker::Rack::Middleware.new(->(_) {}, every: 0) }
   end
 end
+
+# The example config.ru, run by a minimal stand-in for Rack::Builder (no rack gem needed),
+# which like Rack's evaluates the file in a block at the top level.
+class TestRackExample < Minitest::Test
+  class Builder
+    attr_reader :app
+
+    def initialize(path)
+      @middleware = []
+      config = eval("proc do\n#{File.read(path)}\nend", TOPLEVEL_BINDING, path, 0)
+      instance_eval(&config)
+    end
+
+    def use(klass, *args, **options)
+      @middleware << [klass, args, options]
+    end
+
+    def run(app)
+      @app = @middleware.reverse.inject(app) { |inner, (klass, args, options)| klass.new(inner, *args, **options) }
+    end
+  end
+
+  def test_example_config_ru_names_the_leaking_line
+    path = File.expand_path("../examples/config.ru", __dir__)
+    log = StringIO.new
+    saved = $stderr
+    $stderr = log
+    app = Builder.new(path).app
+    $stderr = saved
+    status = nil
+    600.times { status, = app.call({"PATH_INFO" => "/"}) }
+    app.sampler.stop
+    assert_equal 200, status
+    leak = File.readlines(path).index { |l| l.include?("the leak:") } + 1
+    assert_match(/^memory-tracker: String keeps growing \(\d+ live\); recording where it is allocated$/, log.string)
+    assert_match(/^memory-tracker: String grew to \d+ live; \d+ held from .* \(#{Regexp.escape(path)}:#{leak}\)$/, log.string)
+  ensure
+    $stderr = saved if saved
+  end
+end

@@ -7,18 +7,21 @@ module Memory
     module Rack
       # Rack middleware: takes a sample of every class's live count after every `every`
       # requests, and logs the classes that keep growing with the call path that holds the
-      # most of their objects.
+      # most of their objects. With gc: true a full GC runs before each sample, so garbage not
+      # yet collected does not count as growth (exact, but a full GC every `every` requests).
       class Middleware
         attr_reader :sampler, :requests
 
         # logger: anything with #warn (Logger) or #puts (IO); default $stderr.
-        def initialize(app, sampler: nil, every: 100, logger: $stderr, depth: 10, increases_threshold: 10)
+        def initialize(app, sampler: nil, every: 100, logger: $stderr, depth: 10, increases_threshold: 10,
+                       gc: false)
           @app = app
           @sampler = sampler || Sampler.new(depth: depth, increases_threshold: increases_threshold)
           @every = Integer(every)
           raise ArgumentError, "every must be >= 1, got #{@every}" if @every < 1
 
           @logger = logger
+          @gc = gc
           @requests = 0
           @sampler.start
         end
@@ -33,6 +36,7 @@ module Memory
         private
 
         def sample
+          GC.start if @gc
           growing = @sampler.sample!
           growing.each do |klass|
             log("memory-tracker: #{klass} keeps growing (#{@sampler.capture.count_for(klass)} live); recording where it is allocated")
