@@ -219,3 +219,53 @@ class TestCapture < Minitest::Test
     capture.stop
   end
 end
+
+class TestCaptureLifecycle < Minitest::Test
+  Widget = Class.new
+
+  def test_threads_allocating_at_once_are_all_counted
+    capture = Memory::Tracker::Capture.new(track_all: false)
+    capture.track(Widget)
+    capture.start
+    kept = Queue.new
+    threads = Array.new(4) { Thread.new { 1000.times { kept << Widget.new; Thread.pass if rand < 0.01 } } }
+    threads.each(&:join)
+    assert_equal 4000, capture.count_for(Widget)
+    assert_equal 4000, capture.new_count
+    assert_equal 4000, kept.size
+  ensure
+    capture.stop
+  end
+
+  def test_a_running_capture_collected_without_stop
+    2.times do
+      capture = Memory::Tracker::Capture.new
+      capture.track(Widget) { :state }
+      capture.start
+      Array.new(10) { Widget.new }
+      capture = nil
+      assert_nil capture
+    end
+    GC.start
+    GC.start
+    survivor = Memory::Tracker::Capture.new
+    survivor.start
+    kept = Array.new(3) { Widget.new }
+    GC.start
+    assert_equal 3, survivor.count_for(Widget)
+    assert_equal 3, kept.size
+  ensure
+    survivor&.stop
+  end
+
+  def test_copy_and_uninitialized_use_are_refused
+    capture = Memory::Tracker::Capture.new
+    error = assert_raises(TypeError) { capture.dup }
+    assert_equal "a Memory::Tracker::Capture cannot be copied", error.message
+    assert_raises(TypeError) { capture.clone }
+    bare = Memory::Tracker::Capture.allocate
+    error = assert_raises(RuntimeError) { bare.start }
+    assert_equal "uninitialized Memory::Tracker::Capture", error.message
+    assert_raises(RuntimeError) { capture.send(:initialize) }
+  end
+end

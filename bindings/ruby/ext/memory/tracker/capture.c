@@ -492,6 +492,14 @@ static VALUE capture_alloc(VALUE klass)
     return TypedData_Wrap_Struct(klass, &capture_type, c);
 }
 
+static VALUE capture_init_copy(VALUE self, VALUE orig)
+{
+    (void)self;
+    (void)orig;
+    rb_raise(rb_eTypeError, "a Memory::Tracker::Capture cannot be copied");
+    return Qnil;
+}
+
 /* Capture#_setup(depth, track_all, slot_size), called by initialize (lib/). */
 static VALUE capture_setup(VALUE self, VALUE depth, VALUE track_all, VALUE slot_size)
 {
@@ -805,6 +813,7 @@ void rt_capture_init(VALUE mTracker)
     rt_cCapture = rb_define_class_under(mTracker, "Capture", rb_cObject);
     rb_define_alloc_func(rt_cCapture, capture_alloc);
     rb_define_private_method(rt_cCapture, "_setup", capture_setup, 3);
+    rb_define_method(rt_cCapture, "initialize_copy", capture_init_copy, 1);
     rb_define_method(rt_cCapture, "start", capture_start, 0);
     rb_define_method(rt_cCapture, "stop", capture_stop, 0);
     rb_define_method(rt_cCapture, "running?", capture_running_p, 0);
