@@ -65,6 +65,23 @@ class TestWrite < Minitest::Test
     end
   end
 
+  def test_write_while_running_with_call_paths_for_everything
+    bin = memtrack
+    skip "build/memtrack not built (set MEMTRACK_BIN)" unless bin
+    Dir.mktmpdir do |dir|
+      capture = Memory::Tracker::Capture.new(depth: 16)
+      capture.start
+      kept = Array.new(20) { Cache.new }
+      path = File.join(dir, "running.mtc")
+      capture.write(path)
+      capture.stop
+      out, err, status = Open3.capture3(bin, "report", "--format", "json", path)
+      assert status.success?, err
+      assert_includes out, "TestWrite::Cache"
+      assert_equal 20, kept.size
+    end
+  end
+
   def test_write_errors
     capture = Memory::Tracker::Capture.new
     assert_raises(Errno::ENOENT) { capture.write("/nonexistent-dir/x.mtc") }

@@ -32,6 +32,16 @@ static bool job_registered;
 static void drain_job(void *unused);
 static int in_callbacks; /* > 0 while callbacks run: what they allocate is not tracked */
 
+void rt_untracked_begin(void)
+{
+    in_callbacks++;
+}
+
+void rt_untracked_end(void)
+{
+    in_callbacks--;
+}
+
 static bool list_add(rt_list_t *l, rt_capture_t *c)
 {
     if (l->n == l->cap) {

@@ -94,6 +94,9 @@ void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *p
 
 /* capture.c */
 void rt_capture_init(VALUE mTracker);
+/* Between these two, the hooks record no allocation (callbacks, the tracker's own work). */
+void rt_untracked_begin(void);
+void rt_untracked_end(void);
 /* The capture of a Capture object; raises TypeError for anything else. */
 rt_capture_t *rt_capture_get(VALUE self);
 

@@ -110,7 +110,11 @@ static VALUE capture_write(VALUE self, VALUE path)
     const char *cpath = StringValueCStr(path);
     write_args_t a = {.c = c, .path = cpath};
     int state = 0;
+    /* What gathering the names allocates is not recorded: a frame numbered meanwhile would
+     * be in the call tree without a name. */
+    rt_untracked_begin();
     rb_protect(gather, (VALUE)&a, &state);
+    rt_untracked_end();
     if (!state) {
         mt_capture_info_t info = {
             .pid = (uint64_t)getpid(),
