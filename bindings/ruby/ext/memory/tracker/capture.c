@@ -14,39 +14,39 @@
 
 #include <ruby/debug.h>
 
-VALUE rt_cCapture;
+VALUE mt__rb_cCapture;
 static VALUE tp_new, tp_free;
 static ID id_call;
 static VALUE sym_newobj, sym_freeobj;
 
 /* The captures the hooks serve. Changed from Ruby methods and from the free function of a
  * collected capture (inside the garbage collector, never inside a hook). */
-typedef struct rt_list_s {
-    rt_capture_t **v;
+typedef struct mt_rb_list_s {
+    mt_rb_capture_t **v;
     size_t n, cap;
-} rt_list_t;
-static rt_list_t running, watching;
+} mt_rb_list_t;
+static mt_rb_list_t running, watching;
 
-static rt_capture_t *pending_head; /* captures with callbacks to run */
+static mt_rb_capture_t *pending_head; /* captures with callbacks to run */
 static bool job_registered;
 static void drain_job(void *unused);
 static int in_callbacks; /* > 0 while callbacks run: what they allocate is not tracked */
 
-void rt_untracked_begin(void)
+void mt__rb_untracked_begin(void)
 {
     in_callbacks++;
 }
 
-void rt_untracked_end(void)
+void mt__rb_untracked_end(void)
 {
     in_callbacks--;
 }
 
-static bool list_add(rt_list_t *l, rt_capture_t *c)
+static bool list_add(mt_rb_list_t *l, mt_rb_capture_t *c)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
-        rt_capture_t **v = realloc(l->v, sizeof(*v) * cap);
+        mt_rb_capture_t **v = realloc(l->v, sizeof(*v) * cap);
         if (!v) return false;
         l->v = v;
         l->cap = cap;
@@ -55,7 +55,7 @@ static bool list_add(rt_list_t *l, rt_capture_t *c)
     return true;
 }
 
-static void list_remove(rt_list_t *l, rt_capture_t *c)
+static void list_remove(mt_rb_list_t *l, mt_rb_capture_t *c)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i] == c) {
@@ -65,9 +65,9 @@ static void list_remove(rt_list_t *l, rt_capture_t *c)
         }
 }
 
-static void pending_remove(rt_capture_t *c)
+static void pending_remove(mt_rb_capture_t *c)
 {
-    for (rt_capture_t **p = &pending_head; *p; p = &(*p)->next_pending)
+    for (mt_rb_capture_t **p = &pending_head; *p; p = &(*p)->next_pending)
         if (*p == c) {
             *p = c->next_pending;
             break;
@@ -87,7 +87,7 @@ static void update_tracepoints(void)
 
 /* ---- classes */
 
-static rt_class_t *class_at(rt_capture_t *c, uint32_t id)
+static mt_rb_class_t *class_at(mt_rb_capture_t *c, uint32_t id)
 {
     return &c->classes[id];
 }
@@ -95,7 +95,7 @@ static rt_class_t *class_at(rt_capture_t *c, uint32_t id)
 /* A name for the engine's class of `klass`, without allocating a Ruby object: the class's
  * cached path, or its address for an anonymous class. Made unique among the engine's
  * classes, so two Ruby classes never share counts. */
-static bool class_name(rt_capture_t *c, VALUE klass, char *out, size_t cap)
+static bool class_name(mt_rb_capture_t *c, VALUE klass, char *out, size_t cap)
 {
     VALUE path = rb_class_path_cached(klass);
     if (RB_TYPE_P(path, T_STRING) && RSTRING_LEN(path) > 0) {
@@ -118,7 +118,7 @@ static bool class_name(rt_capture_t *c, VALUE klass, char *out, size_t cap)
 
 /* Adds klass to the capture; returns its engine class id, 0 without memory. Allocates no Ruby
  * object (the NEWOBJ hook calls it for classes it sees first). */
-static uint32_t add_class(rt_capture_t *c, VALUE klass, rt_class_state_t state)
+static uint32_t add_class(mt_rb_capture_t *c, VALUE klass, mt_rb_class_state_t state)
 {
     char name[MT_CLASS_NAME_MAX + 1];
     uint32_t id;
@@ -129,30 +129,30 @@ static uint32_t add_class(rt_capture_t *c, VALUE klass, rt_class_state_t state)
         uint32_t cap = c->nclasses_cap ? c->nclasses_cap : 64;
         while (cap <= id)
             cap *= 2;
-        rt_class_t *v = realloc(c->classes, sizeof(*v) * cap);
+        mt_rb_class_t *v = realloc(c->classes, sizeof(*v) * cap);
         if (!v) return 0;
         memset(v + c->nclasses_cap, 0, sizeof(*v) * (cap - c->nclasses_cap));
         c->classes = v;
         c->nclasses_cap = cap;
     }
-    if (!rt_map_put(&c->class_index, (uint64_t)klass, 0, id)) return 0;
-    *class_at(c, id) = (rt_class_t){klass, Qnil, state, id};
+    if (!mt__rb_map_put(&c->class_index, (uint64_t)klass, 0, id)) return 0;
+    *class_at(c, id) = (mt_rb_class_t){klass, Qnil, state, id};
     return id;
 }
 
-static rt_class_t *find_class(rt_capture_t *c, VALUE klass)
+static mt_rb_class_t *find_class(mt_rb_capture_t *c, VALUE klass)
 {
-    rt_map_entry_t *e = rt_map_find(&c->class_index, (uint64_t)klass, 0);
+    mt_rb_map_entry_t *e = mt__rb_map_find(&c->class_index, (uint64_t)klass, 0);
     return e ? class_at(c, (uint32_t)e->value) : NULL;
 }
 
 /* ---- the hooks */
 
-static void queue_event(rt_capture_t *c, uint64_t addr, uint32_t cls, bool is_free)
+static void queue_event(mt_rb_capture_t *c, uint64_t addr, uint32_t cls, bool is_free)
 {
     if (c->nevents == c->events_cap) {
         size_t cap = c->events_cap ? c->events_cap * 2 : 256;
-        rt_event_t *v = realloc(c->events, sizeof(*v) * cap);
+        mt_rb_event_t *v = realloc(c->events, sizeof(*v) * cap);
         if (!v) {
             c->dropped_events++;
             return;
@@ -160,7 +160,7 @@ static void queue_event(rt_capture_t *c, uint64_t addr, uint32_t cls, bool is_fr
         c->events = v;
         c->events_cap = cap;
     }
-    c->events[c->nevents++] = (rt_event_t){addr, cls, is_free};
+    c->events[c->nevents++] = (mt_rb_event_t){addr, cls, is_free};
     if (!c->pending) {
         c->pending = true;
         c->next_pending = pending_head;
@@ -187,16 +187,16 @@ static bool internal_object(VALUE obj)
     }
 }
 
-static void record_new(rt_capture_t *c, VALUE obj, VALUE klass)
+static void record_new(mt_rb_capture_t *c, VALUE obj, VALUE klass)
 {
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     uint32_t cls;
     if (k) {
-        if (k->state == RT_CLASS_IGNORED) return;
+        if (k->state == MT_RB_CLASS_IGNORED) return;
         cls = k->id;
     } else {
         if (!c->track_all) return;
-        cls = add_class(c, klass, RT_CLASS_AUTO);
+        cls = add_class(c, klass, MT_RB_CLASS_AUTO);
         if (!cls) {
             c->dropped_events++;
             return;
@@ -211,7 +211,7 @@ static void record_new(rt_capture_t *c, VALUE obj, VALUE klass)
             got = (int)depth;
         }
         for (int i = 0; i < got; i++) {
-            uint64_t f = rt_frames_intern(&c->frames, c->frame_buf[i], c->line_buf[i]);
+            uint64_t f = mt__rb_frames_intern(&c->frames, c->frame_buf[i], c->line_buf[i]);
             if (!f) break; /* out of memory: the path is cut here */
             c->path_buf[n++] = f;
         }
@@ -232,12 +232,12 @@ static void on_newobj(VALUE tpval, void *data)
         record_new(running.v[i], obj, klass);
 }
 
-static void record_free(rt_capture_t *c, VALUE obj, bool is_class, bool hidden)
+static void record_free(mt_rb_capture_t *c, VALUE obj, bool is_class, bool hidden)
 {
     if (is_class) {
         /* A class held weakly was collected: forget it (its counts stay, under its id). */
         uint64_t id;
-        if (rt_map_remove(&c->class_index, (uint64_t)obj, 0, &id))
+        if (mt__rb_map_remove(&c->class_index, (uint64_t)obj, 0, &id))
             class_at(c, (uint32_t)id)->klass = 0;
     }
     mt_block_t b;
@@ -247,7 +247,7 @@ static void record_free(rt_capture_t *c, VALUE obj, bool is_class, bool hidden)
     }
     mt__engine_free_taken(c->thread, &b);
     if (!NIL_P(class_at(c, b.cls)->callback) ||
-        (c->states.count && rt_map_find(&c->states, (uint64_t)obj, 0)))
+        (c->states.count && mt__rb_map_find(&c->states, (uint64_t)obj, 0)))
         queue_event(c, (uint64_t)obj, b.cls, true);
 }
 
@@ -276,7 +276,7 @@ static VALUE call_callback(VALUE p)
 
 /* Calls the block; an exception it raises is counted and kept as last_error, and the
  * remaining events still run. */
-static VALUE run_callback(rt_capture_t *c, cb_args_t *a, bool *ok)
+static VALUE run_callback(mt_rb_capture_t *c, cb_args_t *a, bool *ok)
 {
     int status = 0;
     VALUE r = rb_protect(call_callback, (VALUE)a, &status);
@@ -291,21 +291,21 @@ static VALUE run_callback(rt_capture_t *c, cb_args_t *a, bool *ok)
     return r;
 }
 
-static void run_event(rt_capture_t *c, rt_event_t ev)
+static void run_event(mt_rb_capture_t *c, mt_rb_event_t ev)
 {
-    rt_class_t *k = class_at(c, ev.cls);
+    mt_rb_class_t *k = class_at(c, ev.cls);
     cb_args_t a = {k->callback, k->klass ? k->klass : Qnil, Qnil, Qnil};
     bool ok;
     if (!ev.is_free) {
         if (NIL_P(a.callback)) return;
         a.event = sym_newobj;
         VALUE state = run_callback(c, &a, &ok);
-        if (ok && !NIL_P(state) && !rt_map_put(&c->states, ev.addr, 0, (uint64_t)state))
+        if (ok && !NIL_P(state) && !mt__rb_map_put(&c->states, ev.addr, 0, (uint64_t)state))
             c->dropped_events++;
         RB_GC_GUARD(state);
     } else {
         uint64_t state = Qnil;
-        rt_map_remove(&c->states, ev.addr, 0, &state);
+        mt__rb_map_remove(&c->states, ev.addr, 0, &state);
         if (NIL_P(a.callback)) return;
         a.event = sym_freeobj;
         a.state = (VALUE)state;
@@ -316,17 +316,17 @@ static void run_event(rt_capture_t *c, rt_event_t ev)
     RB_GC_GUARD(a.state);
 }
 
-static void capture_release(rt_capture_t *c);
+static void capture_release(mt_rb_capture_t *c);
 
 /* Runs c's queued callbacks in the order of their events, including those queued meanwhile
  * (frees caused by the garbage collector running inside a callback). */
-static void drain(rt_capture_t *c)
+static void drain(mt_rb_capture_t *c)
 {
     if (c->draining) return;
     c->draining = true;
     in_callbacks++;
     while (c->head < c->nevents && !c->freed) {
-        rt_event_t ev = c->events[c->head++];
+        mt_rb_event_t ev = c->events[c->head++];
         run_event(c, ev);
     }
     in_callbacks--;
@@ -344,7 +344,7 @@ static void drain_job(void *unused)
     (void)unused;
     job_registered = false;
     while (pending_head) {
-        rt_capture_t *c = pending_head;
+        mt_rb_capture_t *c = pending_head;
         pending_head = c->next_pending;
         c->pending = false;
         c->next_pending = NULL;
@@ -356,26 +356,26 @@ static void drain_job(void *unused)
 
 static void capture_mark(void *p)
 {
-    rt_capture_t *c = p;
+    mt_rb_capture_t *c = p;
     for (uint32_t id = 1; id < c->nclasses_cap; id++) {
-        rt_class_t *k = class_at(c, id);
-        if (k->klass && k->state != RT_CLASS_AUTO) rb_gc_mark_movable(k->klass);
+        mt_rb_class_t *k = class_at(c, id);
+        if (k->klass && k->state != MT_RB_CLASS_AUTO) rb_gc_mark_movable(k->klass);
         if (k->klass || k->id) rb_gc_mark_movable(k->callback);
     }
-    rt_frames_mark(&c->frames);
+    mt__rb_frames_mark(&c->frames);
     if (c->states.count)
         for (size_t i = 0; i <= c->states.mask; i++)
             if (c->states.slots[i].k1) rb_gc_mark_movable((VALUE)c->states.slots[i].value);
     rb_gc_mark_movable(c->last_error);
 }
 
-static void follow_key(rt_map_entry_t *e, void *ctx)
+static void follow_key(mt_rb_map_entry_t *e, void *ctx)
 {
     (void)ctx;
     e->k1 = (uint64_t)rb_gc_location((VALUE)e->k1);
 }
 
-static void follow_state(rt_map_entry_t *e, void *ctx)
+static void follow_state(mt_rb_map_entry_t *e, void *ctx)
 {
     (void)ctx;
     e->k1 = (uint64_t)rb_gc_location((VALUE)e->k1);
@@ -407,7 +407,7 @@ static void note_moved(const mt_block_t *b, void *ctx)
 
 /* The objects the engine knows moved: take them all out first, then put them back under
  * their new addresses (one may have moved to where another was). */
-static void compact_live(rt_capture_t *c)
+static void compact_live(mt_rb_capture_t *c)
 {
     moved_t m = {0};
     mt_live_t *live = &c->engine->live;
@@ -426,27 +426,27 @@ static void compact_live(rt_capture_t *c)
 
 static void capture_compact(void *p)
 {
-    rt_capture_t *c = p;
+    mt_rb_capture_t *c = p;
     for (uint32_t id = 1; id < c->nclasses_cap; id++) {
-        rt_class_t *k = class_at(c, id);
+        mt_rb_class_t *k = class_at(c, id);
         if (k->klass) k->klass = rb_gc_location(k->klass);
         if (k->klass || k->id) k->callback = rb_gc_location(k->callback);
     }
-    rt_map_rekey(&c->class_index, follow_key, NULL);
-    rt_frames_compact(&c->frames);
-    rt_map_rekey(&c->states, follow_state, NULL);
+    mt__rb_map_rekey(&c->class_index, follow_key, NULL);
+    mt__rb_frames_compact(&c->frames);
+    mt__rb_map_rekey(&c->states, follow_state, NULL);
     for (size_t i = c->head; i < c->nevents; i++)
         c->events[i].addr = (uint64_t)rb_gc_location((VALUE)c->events[i].addr);
     c->last_error = rb_gc_location(c->last_error);
     if (c->thread) compact_live(c);
 }
 
-static void capture_release(rt_capture_t *c)
+static void capture_release(mt_rb_capture_t *c)
 {
     if (c->engine) mt__engine_destroy(c->engine);
-    rt_map_free(&c->class_index);
-    rt_map_free(&c->states);
-    rt_frames_free(&c->frames);
+    mt__rb_map_free(&c->class_index);
+    mt__rb_map_free(&c->states);
+    mt__rb_frames_free(&c->frames);
     free(c->classes);
     free(c->events);
     free(c);
@@ -454,7 +454,7 @@ static void capture_release(rt_capture_t *c)
 
 static void capture_free(void *p)
 {
-    rt_capture_t *c = p;
+    mt_rb_capture_t *c = p;
     list_remove(&running, c);
     list_remove(&watching, c);
     if (c->pending) pending_remove(c);
@@ -467,10 +467,11 @@ static void capture_free(void *p)
 
 static size_t capture_memsize(const void *p)
 {
-    const rt_capture_t *c = p;
-    return sizeof(*c) + sizeof(rt_class_t) * c->nclasses_cap + sizeof(rt_event_t) * c->events_cap +
-           sizeof(rt_map_entry_t) * (c->class_index.mask + c->states.mask) +
-           sizeof(rt_frame_t) * c->frames.cap + (c->engine ? mt__engine_memory(c->engine) : 0);
+    const mt_rb_capture_t *c = p;
+    return sizeof(*c) + sizeof(mt_rb_class_t) * c->nclasses_cap +
+           sizeof(mt_rb_event_t) * c->events_cap +
+           sizeof(mt_rb_map_entry_t) * (c->class_index.mask + c->states.mask) +
+           sizeof(mt_rb_frame_t) * c->frames.cap + (c->engine ? mt__engine_memory(c->engine) : 0);
 }
 
 static const rb_data_type_t capture_type = {
@@ -487,16 +488,16 @@ static const rb_data_type_t capture_type = {
     .flags = RUBY_TYPED_FREE_IMMEDIATELY,
 };
 
-rt_capture_t *rt_capture_get(VALUE self)
+mt_rb_capture_t *mt__rb_capture_get(VALUE self)
 {
-    rt_capture_t *c = rb_check_typeddata(self, &capture_type);
+    mt_rb_capture_t *c = rb_check_typeddata(self, &capture_type);
     if (!c->engine) rb_raise(rb_eRuntimeError, "uninitialized Memory::Tracker::Capture");
     return c;
 }
 
 static VALUE capture_alloc(VALUE klass)
 {
-    rt_capture_t *c = calloc(1, sizeof(*c));
+    mt_rb_capture_t *c = calloc(1, sizeof(*c));
     if (!c) rb_memerror();
     c->last_error = Qnil;
     return TypedData_Wrap_Struct(klass, &capture_type, c);
@@ -513,7 +514,7 @@ static VALUE capture_init_copy(VALUE self, VALUE orig)
 /* Capture#_setup(depth, track_all, slot_size), called by initialize (lib/). */
 static VALUE capture_setup(VALUE self, VALUE depth, VALUE track_all, VALUE slot_size)
 {
-    rt_capture_t *c = rb_check_typeddata(self, &capture_type);
+    mt_rb_capture_t *c = rb_check_typeddata(self, &capture_type);
     if (c->engine) rb_raise(rb_eRuntimeError, "capture already initialized");
     long d = NUM2LONG(depth);
     if (d < 0 || d > MT_DEPTH_MAX)
@@ -532,7 +533,7 @@ static VALUE capture_setup(VALUE self, VALUE depth, VALUE track_all, VALUE slot_
 
 static VALUE capture_start(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     if (c->running) return Qfalse;
     if (!c->watching) {
         if (!list_add(&watching, c)) rb_memerror();
@@ -546,7 +547,7 @@ static VALUE capture_start(VALUE self)
 
 static VALUE capture_stop(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     if (!c->running) return Qfalse;
     list_remove(&running, c);
     c->running = false;
@@ -557,12 +558,12 @@ static VALUE capture_stop(VALUE self)
 
 static VALUE capture_running_p(VALUE self)
 {
-    return rt_capture_get(self)->running ? Qtrue : Qfalse;
+    return mt__rb_capture_get(self)->running ? Qtrue : Qfalse;
 }
 
 static VALUE capture_flush(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     size_t n = c->nevents - c->head;
     drain(c);
     return SIZET2NUM(n);
@@ -578,20 +579,20 @@ static void check_class(VALUE klass, const char *method)
 /* Capture#_track(klass, depth, callback) */
 static VALUE capture_track(VALUE self, VALUE klass, VALUE depth, VALUE callback)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "track");
     long d = NIL_P(depth) ? 0 : NUM2LONG(depth);
     if (d < 0 || d > MT_DEPTH_MAX)
         rb_raise(rb_eArgError, "depth must be between 0 and %d, got %ld", MT_DEPTH_MAX, d);
     if (!NIL_P(callback) && !rb_respond_to(callback, id_call))
         rb_raise(rb_eTypeError, "the callback must respond to #call");
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     if (!k) {
-        uint32_t id = add_class(c, klass, RT_CLASS_EXPLICIT);
+        uint32_t id = add_class(c, klass, MT_RB_CLASS_EXPLICIT);
         if (!id) rb_memerror();
         k = class_at(c, id);
     }
-    k->state = RT_CLASS_EXPLICIT;
+    k->state = MT_RB_CLASS_EXPLICIT;
     k->callback = callback;
     mt_store_relaxed(&mt__class_at(&c->engine->classes, k->id)->depth, (uint32_t)d);
     return klass;
@@ -599,16 +600,16 @@ static VALUE capture_track(VALUE self, VALUE klass, VALUE depth, VALUE callback)
 
 static VALUE capture_untrack(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "untrack");
-    rt_class_t *k = find_class(c, klass);
-    bool was = k ? k->state != RT_CLASS_IGNORED : c->track_all;
+    mt_rb_class_t *k = find_class(c, klass);
+    bool was = k ? k->state != MT_RB_CLASS_IGNORED : c->track_all;
     if (!k) {
-        uint32_t id = add_class(c, klass, RT_CLASS_IGNORED);
+        uint32_t id = add_class(c, klass, MT_RB_CLASS_IGNORED);
         if (!id) rb_memerror();
         k = class_at(c, id);
     }
-    k->state = RT_CLASS_IGNORED;
+    k->state = MT_RB_CLASS_IGNORED;
     k->callback = Qnil;
     mt_store_relaxed(&mt__class_at(&c->engine->classes, k->id)->depth, 0);
     return was ? Qtrue : Qfalse;
@@ -616,48 +617,48 @@ static VALUE capture_untrack(VALUE self, VALUE klass)
 
 static VALUE capture_tracking_p(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "tracking?");
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     if (!k) return c->track_all ? Qtrue : Qfalse;
-    return k->state != RT_CLASS_IGNORED ? Qtrue : Qfalse;
+    return k->state != MT_RB_CLASS_IGNORED ? Qtrue : Qfalse;
 }
 
 static VALUE capture_track_all_p(VALUE self)
 {
-    return rt_capture_get(self)->track_all ? Qtrue : Qfalse;
+    return mt__rb_capture_get(self)->track_all ? Qtrue : Qfalse;
 }
 
 static VALUE capture_set_track_all(VALUE self, VALUE on)
 {
-    rt_capture_get(self)->track_all = RTEST(on);
+    mt__rb_capture_get(self)->track_all = RTEST(on);
     return on;
 }
 
 static VALUE capture_depth(VALUE self)
 {
-    return UINT2NUM(rt_capture_get(self)->depth);
+    return UINT2NUM(mt__rb_capture_get(self)->depth);
 }
 
 static VALUE capture_depth_for(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "depth_for");
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     unsigned d = k ? mt__engine_depth(c->engine, k->id) : c->depth;
     return UINT2NUM(d);
 }
 
-static void counts_of(rt_capture_t *c, uint32_t id, mt_class_counts_t *out)
+static void counts_of(mt_rb_capture_t *c, uint32_t id, mt_class_counts_t *out)
 {
     mt__engine_class_counts(c->engine, id, out);
 }
 
 static VALUE capture_count_for(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "count_for");
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     if (!k) return INT2FIX(0);
     mt_class_counts_t n;
     counts_of(c, k->id, &n);
@@ -667,16 +668,16 @@ static VALUE capture_count_for(VALUE self, VALUE klass)
 /* Capture#_counts_for(klass): [new_count, free_count, new_bytes, free_bytes] */
 static VALUE capture_counts_for(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "counts_for");
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     mt_class_counts_t n = {0};
     if (k) counts_of(c, k->id, &n);
     return rb_ary_new_from_args(4, ULL2NUM(n.new_count), ULL2NUM(n.free_count),
                                 ULL2NUM(n.new_bytes), ULL2NUM(n.free_bytes));
 }
 
-static void totals_of(rt_capture_t *c, mt_totals_t *t)
+static void totals_of(mt_rb_capture_t *c, mt_totals_t *t)
 {
     mt__engine_totals(c->engine, mt__engine_now(c->engine), t);
 }
@@ -684,35 +685,35 @@ static void totals_of(rt_capture_t *c, mt_totals_t *t)
 static VALUE capture_new_count(VALUE self)
 {
     mt_totals_t t;
-    totals_of(rt_capture_get(self), &t);
+    totals_of(mt__rb_capture_get(self), &t);
     return ULL2NUM(t.allocations);
 }
 
 static VALUE capture_free_count(VALUE self)
 {
     mt_totals_t t;
-    totals_of(rt_capture_get(self), &t);
+    totals_of(mt__rb_capture_get(self), &t);
     return ULL2NUM(t.frees);
 }
 
 static VALUE capture_retained_count(VALUE self)
 {
     mt_totals_t t;
-    totals_of(rt_capture_get(self), &t);
+    totals_of(mt__rb_capture_get(self), &t);
     return ULL2NUM(t.allocations > t.frees ? t.allocations - t.frees : 0);
 }
 
 static VALUE capture_unknown_free_count(VALUE self)
 {
     mt_totals_t t;
-    totals_of(rt_capture_get(self), &t);
+    totals_of(mt__rb_capture_get(self), &t);
     return ULL2NUM(t.unknown_frees);
 }
 
 /* Capture#_each_class { |klass, new_count, free_count| }: the classes still alive. */
 static VALUE capture_each_class(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     for (uint32_t id = 1; id < c->nclasses_cap; id++) {
         /* Re-read every time: the block may make the hooks add classes (realloc). */
         VALUE klass = class_at(c, id)->klass;
@@ -727,11 +728,11 @@ static VALUE capture_each_class(VALUE self)
 
 static VALUE capture_clear(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     if (c->running) rb_raise(rb_eRuntimeError, "cannot clear a running capture: call stop first");
     drain(c);
     if (mt__engine_clear(c->engine) != 0) rb_raise(rb_eNoMemError, "memory-tracker: clear failed");
-    rt_map_clear(&c->states);
+    mt__rb_map_clear(&c->states);
     c->head = c->nevents = 0;
     c->dropped_events = 0;
     return self;
@@ -742,10 +743,10 @@ static VALUE capture_clear(VALUE self)
  * [[frame, ...innermost first], allocations, live_count, live_bytes]. */
 static VALUE capture_paths(VALUE self, VALUE klass)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     check_class(klass, "paths");
     VALUE result = rb_ary_new();
-    rt_class_t *k = find_class(c, klass);
+    mt_rb_class_t *k = find_class(c, klass);
     if (!k) return result;
     size_t max = mt__tree_count(&c->engine->tree), count = 0;
     mt_path_figs_t *figs = malloc(sizeof(*figs) * (max ? max : 1));
@@ -762,7 +763,7 @@ static VALUE capture_paths(VALUE self, VALUE klass)
         VALUE path = rb_ary_new_capa(n);
         for (unsigned f = 0; f < n; f++)
             rb_ary_push(path,
-                        rt_frame_string(&c->frames, frames[f], f + 1 < n ? frames[f + 1] : 0));
+                        mt__rb_frame_string(&c->frames, frames[f], f + 1 < n ? frames[f + 1] : 0));
         rb_ary_push(result, rb_ary_new_from_args(4, path, ULL2NUM(figs[i].allocations),
                                                  ULL2NUM(figs[i].live_blocks),
                                                  ULL2NUM(figs[i].live_bytes)));
@@ -774,18 +775,18 @@ static VALUE capture_paths(VALUE self, VALUE klass)
 
 static VALUE capture_dropped_events(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     return ULL2NUM(c->dropped_events + mt_load_relaxed(&c->engine->dropped));
 }
 
 static VALUE capture_callback_errors(VALUE self)
 {
-    return ULL2NUM(rt_capture_get(self)->callback_errors);
+    return ULL2NUM(mt__rb_capture_get(self)->callback_errors);
 }
 
 static VALUE capture_last_error(VALUE self)
 {
-    return rt_capture_get(self)->last_error;
+    return mt__rb_capture_get(self)->last_error;
 }
 
 static VALUE untracked_end(VALUE unused)
@@ -805,11 +806,11 @@ static VALUE tracker_untracked(VALUE mod)
 
 static VALUE capture_pending_events(VALUE self)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     return SIZET2NUM(c->nevents - c->head);
 }
 
-void rt_capture_init(VALUE mTracker)
+void mt__rb_capture_init(VALUE mTracker)
 {
     id_call = rb_intern("call");
     sym_newobj = ID2SYM(rb_intern("newobj"));
@@ -820,33 +821,33 @@ void rt_capture_init(VALUE mTracker)
     rb_gc_register_mark_object(tp_free);
 
     rb_define_module_function(mTracker, "untracked", tracker_untracked, 0);
-    rt_cCapture = rb_define_class_under(mTracker, "Capture", rb_cObject);
-    rb_define_alloc_func(rt_cCapture, capture_alloc);
-    rb_define_private_method(rt_cCapture, "_setup", capture_setup, 3);
-    rb_define_method(rt_cCapture, "initialize_copy", capture_init_copy, 1);
-    rb_define_method(rt_cCapture, "start", capture_start, 0);
-    rb_define_method(rt_cCapture, "stop", capture_stop, 0);
-    rb_define_method(rt_cCapture, "running?", capture_running_p, 0);
-    rb_define_method(rt_cCapture, "flush", capture_flush, 0);
-    rb_define_private_method(rt_cCapture, "_track", capture_track, 3);
-    rb_define_method(rt_cCapture, "untrack", capture_untrack, 1);
-    rb_define_method(rt_cCapture, "tracking?", capture_tracking_p, 1);
-    rb_define_method(rt_cCapture, "track_all?", capture_track_all_p, 0);
-    rb_define_method(rt_cCapture, "track_all=", capture_set_track_all, 1);
-    rb_define_method(rt_cCapture, "depth", capture_depth, 0);
-    rb_define_method(rt_cCapture, "depth_for", capture_depth_for, 1);
-    rb_define_method(rt_cCapture, "count_for", capture_count_for, 1);
-    rb_define_private_method(rt_cCapture, "_counts_for", capture_counts_for, 1);
-    rb_define_method(rt_cCapture, "new_count", capture_new_count, 0);
-    rb_define_method(rt_cCapture, "free_count", capture_free_count, 0);
-    rb_define_method(rt_cCapture, "retained_count", capture_retained_count, 0);
-    rb_define_method(rt_cCapture, "unknown_free_count", capture_unknown_free_count, 0);
-    rb_define_private_method(rt_cCapture, "_each_class", capture_each_class, 0);
-    rb_define_method(rt_cCapture, "clear", capture_clear, 0);
-    rb_define_private_method(rt_cCapture, "_paths", capture_paths, 1);
-    rb_define_method(rt_cCapture, "dropped_events", capture_dropped_events, 0);
-    rb_define_method(rt_cCapture, "callback_errors", capture_callback_errors, 0);
-    rb_define_method(rt_cCapture, "last_error", capture_last_error, 0);
-    rb_define_method(rt_cCapture, "pending_events", capture_pending_events, 0);
-    rt_write_init(rt_cCapture);
+    mt__rb_cCapture = rb_define_class_under(mTracker, "Capture", rb_cObject);
+    rb_define_alloc_func(mt__rb_cCapture, capture_alloc);
+    rb_define_private_method(mt__rb_cCapture, "_setup", capture_setup, 3);
+    rb_define_method(mt__rb_cCapture, "initialize_copy", capture_init_copy, 1);
+    rb_define_method(mt__rb_cCapture, "start", capture_start, 0);
+    rb_define_method(mt__rb_cCapture, "stop", capture_stop, 0);
+    rb_define_method(mt__rb_cCapture, "running?", capture_running_p, 0);
+    rb_define_method(mt__rb_cCapture, "flush", capture_flush, 0);
+    rb_define_private_method(mt__rb_cCapture, "_track", capture_track, 3);
+    rb_define_method(mt__rb_cCapture, "untrack", capture_untrack, 1);
+    rb_define_method(mt__rb_cCapture, "tracking?", capture_tracking_p, 1);
+    rb_define_method(mt__rb_cCapture, "track_all?", capture_track_all_p, 0);
+    rb_define_method(mt__rb_cCapture, "track_all=", capture_set_track_all, 1);
+    rb_define_method(mt__rb_cCapture, "depth", capture_depth, 0);
+    rb_define_method(mt__rb_cCapture, "depth_for", capture_depth_for, 1);
+    rb_define_method(mt__rb_cCapture, "count_for", capture_count_for, 1);
+    rb_define_private_method(mt__rb_cCapture, "_counts_for", capture_counts_for, 1);
+    rb_define_method(mt__rb_cCapture, "new_count", capture_new_count, 0);
+    rb_define_method(mt__rb_cCapture, "free_count", capture_free_count, 0);
+    rb_define_method(mt__rb_cCapture, "retained_count", capture_retained_count, 0);
+    rb_define_method(mt__rb_cCapture, "unknown_free_count", capture_unknown_free_count, 0);
+    rb_define_private_method(mt__rb_cCapture, "_each_class", capture_each_class, 0);
+    rb_define_method(mt__rb_cCapture, "clear", capture_clear, 0);
+    rb_define_private_method(mt__rb_cCapture, "_paths", capture_paths, 1);
+    rb_define_method(mt__rb_cCapture, "dropped_events", capture_dropped_events, 0);
+    rb_define_method(mt__rb_cCapture, "callback_errors", capture_callback_errors, 0);
+    rb_define_method(mt__rb_cCapture, "last_error", capture_last_error, 0);
+    rb_define_method(mt__rb_cCapture, "pending_events", capture_pending_events, 0);
+    mt__rb_write_init(mt__rb_cCapture);
 }

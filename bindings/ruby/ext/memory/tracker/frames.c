@@ -8,49 +8,49 @@
 
 #include <ruby/debug.h>
 
-void rt_frames_free(rt_frames_t *f)
+void mt__rb_frames_free(mt_rb_frames_t *f)
 {
     free(f->v);
-    rt_map_free(&f->index);
+    mt__rb_map_free(&f->index);
     f->v = NULL;
     f->n = f->cap = 0;
 }
 
-uint64_t rt_frames_intern(rt_frames_t *f, VALUE handle, int line)
+uint64_t mt__rb_frames_intern(mt_rb_frames_t *f, VALUE handle, int line)
 {
     uint64_t key2 = (uint64_t)(uint32_t)line;
-    rt_map_entry_t *e = rt_map_find(&f->index, (uint64_t)handle, key2);
+    mt_rb_map_entry_t *e = mt__rb_map_find(&f->index, (uint64_t)handle, key2);
     if (e) return e->value;
     if (f->n == f->cap) {
         uint32_t cap = f->cap ? f->cap * 2 : 256;
-        rt_frame_t *v = realloc(f->v, sizeof(*v) * cap);
+        mt_rb_frame_t *v = realloc(f->v, sizeof(*v) * cap);
         if (!v) return 0;
         f->v = v;
         f->cap = cap;
     }
     uint64_t id = (uint64_t)f->n + 1;
-    if (!rt_map_put(&f->index, (uint64_t)handle, key2, id)) return 0;
-    f->v[f->n++] = (rt_frame_t){handle, line};
+    if (!mt__rb_map_put(&f->index, (uint64_t)handle, key2, id)) return 0;
+    f->v[f->n++] = (mt_rb_frame_t){handle, line};
     return id;
 }
 
-void rt_frames_mark(const rt_frames_t *f)
+void mt__rb_frames_mark(const mt_rb_frames_t *f)
 {
     for (uint32_t i = 0; i < f->n; i++)
         rb_gc_mark_movable(f->v[i].handle);
 }
 
-static void follow(rt_map_entry_t *e, void *ctx)
+static void follow(mt_rb_map_entry_t *e, void *ctx)
 {
     (void)ctx;
     e->k1 = (uint64_t)rb_gc_location((VALUE)e->k1);
 }
 
-void rt_frames_compact(rt_frames_t *f)
+void mt__rb_frames_compact(mt_rb_frames_t *f)
 {
     for (uint32_t i = 0; i < f->n; i++)
         f->v[i].handle = rb_gc_location(f->v[i].handle);
-    rt_map_rekey(&f->index, follow, NULL);
+    mt__rb_map_rekey(&f->index, follow, NULL);
 }
 
 /* The frame's label with its method qualified ("block in Foo#bar"). Ruby 3.1's
@@ -72,12 +72,13 @@ static VALUE full_label(VALUE handle)
     return s;
 }
 
-void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *path, int *line)
+void mt__rb_frame_parts(const mt_rb_frames_t *f, uint64_t frame, VALUE *label, VALUE *path,
+                        int *line)
 {
     *label = *path = Qnil;
     *line = 0;
     if (frame == 0 || frame > f->n) return;
-    const rt_frame_t *fr = &f->v[frame - 1];
+    const mt_rb_frame_t *fr = &f->v[frame - 1];
     *label = full_label(fr->handle);
     *path = rb_profile_frame_path(fr->handle);
     *line = fr->line;
@@ -85,17 +86,17 @@ void rt_frame_parts(const rt_frames_t *f, uint64_t frame, VALUE *label, VALUE *p
     if (!RB_TYPE_P(*path, T_STRING)) *path = Qnil;
 }
 
-VALUE rt_frame_string(const rt_frames_t *f, uint64_t frame, uint64_t caller)
+VALUE mt__rb_frame_string(const mt_rb_frames_t *f, uint64_t frame, uint64_t caller)
 {
     VALUE label, path;
     int line;
-    rt_frame_parts(f, frame, &label, &path, &line);
+    mt__rb_frame_parts(f, frame, &label, &path, &line);
     VALUE s = rb_utf8_str_new_cstr(NIL_P(label) ? "?" : "");
     if (!NIL_P(label)) rb_str_cat(s, RSTRING_PTR(label), RSTRING_LEN(label));
     if (NIL_P(path) && caller) {
         /* A method written in C: where its caller called it, as Ruby's backtraces show. */
         VALUE caller_label;
-        rt_frame_parts(f, caller, &caller_label, &path, &line);
+        mt__rb_frame_parts(f, caller, &caller_label, &path, &line);
     }
     if (!NIL_P(path)) rb_str_catf(s, " (%" PRIsVALUE ":%d)", path, line);
     return s;

@@ -11,17 +11,17 @@ static inline size_t hash_key(uint64_t k1, uint64_t k2)
     return (size_t)(h ^ (h >> 29));
 }
 
-rt_map_entry_t *rt_map_find(const rt_map_t *m, uint64_t k1, uint64_t k2)
+mt_rb_map_entry_t *mt__rb_map_find(const mt_rb_map_t *m, uint64_t k1, uint64_t k2)
 {
     if (m->count == 0) return NULL;
     for (size_t i = hash_key(k1, k2) & m->mask;; i = (i + 1) & m->mask) {
-        rt_map_entry_t *e = &m->slots[i];
+        mt_rb_map_entry_t *e = &m->slots[i];
         if (e->k1 == 0) return NULL;
         if (e->k1 == k1 && e->k2 == k2) return e;
     }
 }
 
-static void insert_new(rt_map_entry_t *slots, size_t mask, const rt_map_entry_t *n)
+static void insert_new(mt_rb_map_entry_t *slots, size_t mask, const mt_rb_map_entry_t *n)
 {
     size_t i = hash_key(n->k1, n->k2) & mask;
     while (slots[i].k1 != 0)
@@ -30,10 +30,10 @@ static void insert_new(rt_map_entry_t *slots, size_t mask, const rt_map_entry_t 
 }
 
 /* Doubles the table (or makes the first one) so that it stays at most half full. */
-static bool grow(rt_map_t *m)
+static bool grow(mt_rb_map_t *m)
 {
     size_t cap = m->mask ? (m->mask + 1) * 2 : 16;
-    rt_map_entry_t *slots = calloc(cap, sizeof(*slots));
+    mt_rb_map_entry_t *slots = calloc(cap, sizeof(*slots));
     if (!slots) return false;
     if (m->mask)
         for (size_t i = 0; i <= m->mask; i++)
@@ -44,23 +44,23 @@ static bool grow(rt_map_t *m)
     return true;
 }
 
-bool rt_map_put(rt_map_t *m, uint64_t k1, uint64_t k2, uint64_t value)
+bool mt__rb_map_put(mt_rb_map_t *m, uint64_t k1, uint64_t k2, uint64_t value)
 {
-    rt_map_entry_t *e = rt_map_find(m, k1, k2);
+    mt_rb_map_entry_t *e = mt__rb_map_find(m, k1, k2);
     if (e) {
         e->value = value;
         return true;
     }
     if ((m->count + 1) * 2 > m->mask + 1 && !grow(m)) return false;
-    rt_map_entry_t n = {k1, k2, value};
+    mt_rb_map_entry_t n = {k1, k2, value};
     insert_new(m->slots, m->mask, &n);
     m->count++;
     return true;
 }
 
-bool rt_map_remove(rt_map_t *m, uint64_t k1, uint64_t k2, uint64_t *value)
+bool mt__rb_map_remove(mt_rb_map_t *m, uint64_t k1, uint64_t k2, uint64_t *value)
 {
-    rt_map_entry_t *e = rt_map_find(m, k1, k2);
+    mt_rb_map_entry_t *e = mt__rb_map_find(m, k1, k2);
     if (!e) return false;
     if (value) *value = e->value;
     size_t i = (size_t)(e - m->slots);
@@ -79,22 +79,22 @@ bool rt_map_remove(rt_map_t *m, uint64_t k1, uint64_t k2, uint64_t *value)
     return true;
 }
 
-void rt_map_clear(rt_map_t *m)
+void mt__rb_map_clear(mt_rb_map_t *m)
 {
     if (m->mask) memset(m->slots, 0, sizeof(*m->slots) * (m->mask + 1));
     m->count = 0;
 }
 
-void rt_map_free(rt_map_t *m)
+void mt__rb_map_free(mt_rb_map_t *m)
 {
     free(m->slots);
     memset(m, 0, sizeof(*m));
 }
 
-bool rt_map_rekey(rt_map_t *m, void (*fn)(rt_map_entry_t *e, void *ctx), void *ctx)
+bool mt__rb_map_rekey(mt_rb_map_t *m, void (*fn)(mt_rb_map_entry_t *e, void *ctx), void *ctx)
 {
     if (m->count == 0) return true;
-    rt_map_entry_t *all = malloc(sizeof(*all) * m->count);
+    mt_rb_map_entry_t *all = malloc(sizeof(*all) * m->count);
     if (!all) {
         /* Update in place: entries may then sit away from their new home and not be found. */
         for (size_t i = 0; i <= m->mask; i++)
@@ -104,13 +104,13 @@ bool rt_map_rekey(rt_map_t *m, void (*fn)(rt_map_entry_t *e, void *ctx), void *c
     size_t n = 0;
     for (size_t i = 0; i <= m->mask; i++)
         if (m->slots[i].k1) all[n++] = m->slots[i];
-    rt_map_clear(m);
+    mt__rb_map_clear(m);
     for (size_t i = 0; i < n; i++) {
         fn(&all[i], ctx);
         if (all[i].k1 == 0) continue;
         /* The table is as large as before, so this cannot need to grow; a key two moved
          * objects now share (which cannot happen for live objects) keeps the last value. */
-        rt_map_entry_t *e = rt_map_find(m, all[i].k1, all[i].k2);
+        mt_rb_map_entry_t *e = mt__rb_map_find(m, all[i].k1, all[i].k2);
         if (e) {
             e->value = all[i].value;
             continue;

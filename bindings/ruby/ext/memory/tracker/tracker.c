@@ -1,7 +1,7 @@
 /* The extension's entry point: defines Memory::Tracker and its native classes. */
 #include "tracker.h"
 
-VALUE rt_mMemoryTracker;
+VALUE mt__rb_mMemoryTracker;
 
 RUBY_FUNC_EXPORTED void Init_memory_tracker(void)
 {
@@ -9,6 +9,6 @@ RUBY_FUNC_EXPORTED void Init_memory_tracker(void)
     rb_ext_ractor_safe(false);
 #endif
     VALUE mMemory = rb_define_module("Memory");
-    rt_mMemoryTracker = rb_define_module_under(mMemory, "Tracker");
-    rt_capture_init(rt_mMemoryTracker);
+    mt__rb_mMemoryTracker = rb_define_module_under(mMemory, "Tracker");
+    mt__rb_capture_init(mt__rb_mMemoryTracker);
 }

@@ -66,7 +66,7 @@ static void symbols_free(symbols_t *s)
 }
 
 typedef struct write_args_s {
-    rt_capture_t *c;
+    mt_rb_capture_t *c;
     const char *path;
     symbols_t syms;
     char *cmdline;
@@ -78,14 +78,14 @@ typedef struct write_args_s {
 static VALUE gather(VALUE p)
 {
     write_args_t *a = (write_args_t *)p;
-    rt_frames_t *f = &a->c->frames;
+    mt_rb_frames_t *f = &a->c->frames;
     uint32_t n = f->n; /* frames interned from here on are not named (none are: no events) */
     a->syms.v = calloc(n ? n : 1, sizeof(symbol_t));
     if (!a->syms.v) rb_memerror();
     for (uint32_t i = 0; i < n; i++) {
         VALUE label, path;
         int line;
-        rt_frame_parts(f, (uint64_t)i + 1, &label, &path, &line);
+        mt__rb_frame_parts(f, (uint64_t)i + 1, &label, &path, &line);
         symbol_t *s = &a->syms.v[i];
         a->syms.n = i + 1;
         s->label = copy(label, &s->label_len);
@@ -106,15 +106,15 @@ static VALUE gather(VALUE p)
 
 static VALUE capture_write(VALUE self, VALUE path)
 {
-    rt_capture_t *c = rt_capture_get(self);
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
     const char *cpath = StringValueCStr(path);
     write_args_t a = {.c = c, .path = cpath};
     int state = 0;
     /* What gathering the names allocates is not recorded: a frame numbered meanwhile would
      * be in the call tree without a name. */
-    rt_untracked_begin();
+    mt__rb_untracked_begin();
     rb_protect(gather, (VALUE)&a, &state);
-    rt_untracked_end();
+    mt__rb_untracked_end();
     if (!state) {
         mt_capture_info_t info = {
             .pid = (uint64_t)getpid(),
@@ -137,7 +137,7 @@ static VALUE capture_write(VALUE self, VALUE path)
     return path;
 }
 
-void rt_write_init(VALUE cCapture)
+void mt__rb_write_init(VALUE cCapture)
 {
     rb_define_method(cCapture, "write", capture_write, 1);
 }
