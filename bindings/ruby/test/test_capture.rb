@@ -199,6 +199,44 @@ class TestCapture < Minitest::Test
     capture.stop
   end
 
+  def anonymous_instances(count)
+    klass = Class.new
+    Array.new(count) { klass.new }
+    ObjectSpace::WeakMap.new.tap { |w| w[klass] = true }
+  end
+
+  def test_counted_anonymous_classes_can_be_collected
+    capture = Memory::Tracker::Capture.new
+    capture.start
+    refs = Array.new(20) { anonymous_instances(2) }
+    4.times { GC.start }
+    alive = refs.count { |w| w.keys.any? }
+    # Held weakly: (almost) all are collected; a few may stay, held by the conservative stack scan.
+    assert_operator alive, :<, 20
+    anonymous = capture.each.count { |klass, _| klass.name.nil? }
+    assert_operator anonymous, :<=, alive
+  ensure
+    capture.stop
+  end
+
+  def test_tracked_classes_are_held_until_untracked
+    capture = Memory::Tracker::Capture.new(track_all: false)
+    ref = ObjectSpace::WeakMap.new
+    capture.untrack(Class.new.tap { |k| ref[k] = true }) # weak from the start
+    klass = Class.new
+    ref2 = ObjectSpace::WeakMap.new
+    ref2[klass] = true
+    capture.track(klass) { nil }
+    klass = nil
+    4.times { GC.start }
+    assert_nil klass
+    assert ref2.keys.any?, "a tracked class must stay alive"
+    held = ref2.keys.first
+    assert capture.tracking?(held)
+    capture.untrack(held)
+    refute capture.tracking?(held)
+  end
+
   def test_gc_stress
     capture = Memory::Tracker::Capture.new
     events = []

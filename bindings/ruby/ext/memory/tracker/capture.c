@@ -359,7 +359,7 @@ static void capture_mark(void *p)
     mt_rb_capture_t *c = p;
     for (uint32_t id = 1; id < c->nclasses_cap; id++) {
         mt_rb_class_t *k = class_at(c, id);
-        if (k->klass && k->state != MT_RB_CLASS_AUTO) rb_gc_mark_movable(k->klass);
+        if (k->klass && k->state == MT_RB_CLASS_EXPLICIT) rb_gc_mark_movable(k->klass);
         if (k->klass || k->id) rb_gc_mark_movable(k->callback);
     }
     mt__rb_frames_mark(&c->frames);
@@ -531,14 +531,21 @@ static VALUE capture_setup(VALUE self, VALUE depth, VALUE track_all, VALUE slot_
     return self;
 }
 
+/* From now on c sees every free: it must, to forget the classes it holds weakly when they are
+ * collected, and to keep its counts exact. */
+static void watch(mt_rb_capture_t *c)
+{
+    if (c->watching) return;
+    if (!list_add(&watching, c)) rb_memerror();
+    c->watching = true;
+    update_tracepoints();
+}
+
 static VALUE capture_start(VALUE self)
 {
     mt_rb_capture_t *c = mt__rb_capture_get(self);
     if (c->running) return Qfalse;
-    if (!c->watching) {
-        if (!list_add(&watching, c)) rb_memerror();
-        c->watching = true;
-    }
+    watch(c);
     if (!list_add(&running, c)) rb_memerror();
     c->running = true;
     update_tracepoints();
@@ -604,6 +611,7 @@ static VALUE capture_untrack(VALUE self, VALUE klass)
     check_class(klass, "untrack");
     mt_rb_class_t *k = find_class(c, klass);
     bool was = k ? k->state != MT_RB_CLASS_IGNORED : c->track_all;
+    watch(c); /* the class is now held weakly */
     if (!k) {
         uint32_t id = add_class(c, klass, MT_RB_CLASS_IGNORED);
         if (!id) rb_memerror();

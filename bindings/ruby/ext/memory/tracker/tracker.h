@@ -16,7 +16,7 @@
 typedef enum mt_rb_class_state_e {
     MT_RB_CLASS_AUTO = 0,     /* seen while tracking every class; held weakly */
     MT_RB_CLASS_EXPLICIT = 1, /* asked for with track(); held (marked) until untrack() */
-    MT_RB_CLASS_IGNORED = 2,  /* untrack()ed: its new objects are not counted */
+    MT_RB_CLASS_IGNORED = 2,  /* untrack()ed: its new objects are not counted; held weakly */
 } mt_rb_class_state_t;
 
 /* A Ruby class as one capture knows it: the engine class `id` counts its objects. */
