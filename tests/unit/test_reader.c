@@ -671,6 +671,46 @@ static void test_symbols_errors(void **state)
     free(b.data);
 }
 
+/* Any byte of SYMBOLS changed (and the file resealed, so the checksum does not catch it) is
+ * either a valid capture or one clear error; the reader never reads past the section. */
+static void test_symbols_resealed_flips(void **state)
+{
+    (void)state;
+    fixture_t f;
+    mt_cap_symbol_t syms[4];
+    symbols_fixture(&f, syms);
+    size_t len;
+    uint8_t *data = tb_capture(&f.c, &len);
+    size_t sec = find_section(data, len, MT_SEC_SYMBOLS) + MT_FMT_SECTION_HDR;
+    size_t end = len - MT_FMT_SECTION_HDR - 8; /* the END section */
+    char err[256];
+    size_t refused = 0;
+    for (size_t i = sec; i < end; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            mt_capture_t *cap = NULL;
+            data[i] ^= (uint8_t)(1u << bit);
+            tb_reseal(data, len);
+            if (parse(data, len, &cap, err, sizeof err) == 0) {
+                assert_non_null(cap);
+                mt__capture_free(cap);
+            } else {
+                assert_null(cap);
+                assert_true(strlen(err) > 0);
+                assert_null(strchr(err, '\n'));
+                refused++;
+            }
+            data[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    /* Flips in counts, lengths and frame numbers are refused; most in names and lines are not. */
+    assert_true(refused > 0);
+    tb_reseal(data, len);
+    mt_capture_t *cap = NULL;
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    mt__capture_free(cap);
+    free(data);
+}
+
 static void test_read_file(void **state)
 {
     (void)state;
@@ -725,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_lenient_where_the_format_allows),
         cmocka_unit_test(test_symbols),
         cmocka_unit_test(test_symbols_errors),
+        cmocka_unit_test(test_symbols_resealed_flips),
         cmocka_unit_test(test_read_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
