@@ -30,6 +30,7 @@ class TestSampler < Minitest::Test
     top = stats[:top_paths].first
     assert_equal "TestSampler#handle_request (#{__FILE__}:#{line_of("LEAK: the line")})", top[:path].first
     assert_equal 200, top[:count]
+    refute(top[:path].any? { |frame| frame.end_with?(":0)") }, "no frame at line 0: #{top[:path]}")
     assert_equal 200, top[:total_count]
     assert_operator stats[:live_count], :>=, 200
     assert_operator stats[:total_allocations], :>=, 400

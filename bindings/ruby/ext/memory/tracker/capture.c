@@ -209,6 +209,11 @@ static void record_new(mt_rb_capture_t *c, VALUE obj, VALUE klass)
         if (got > (int)depth) {
             mt__engine_note_truncated(c->engine);
             got = (int)depth;
+        } else if (got > 1 && c->line_buf[got - 1] == 0 &&
+                   !NIL_P(rb_profile_frame_path(c->frame_buf[got - 1]))) {
+            /* The main script's outermost frame, which Ruby reports a second time at line 0
+             * (a method written in C, the only other frame at line 0, has no path). */
+            got--;
         }
         for (int i = 0; i < got; i++) {
             uint64_t f = mt__rb_frames_intern(&c->frames, c->frame_buf[i], c->line_buf[i]);
