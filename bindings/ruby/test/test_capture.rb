@@ -307,3 +307,25 @@ class TestCaptureLifecycle < Minitest::Test
     assert_raises(RuntimeError) { capture.send(:initialize) }
   end
 end
+
+class TestCapturePaths < Minitest::Test
+  # A whole call path, from a script of its own so the stack is short and known.
+  def test_paths_run_from_the_allocation_to_the_main_script
+    script = <<~RUBY
+      require "memory/tracker"
+      Thing = Class.new
+      def make(list) = list << Thing.new
+      capture = Memory::Tracker::Capture.new(depth: 16)
+      capture.start
+      list = []
+      3.times { make(list) }
+      capture.stop
+      capture.paths(Thing).each { |p| puts p[:path].join(" | "), p[:retained_count] }
+    RUBY
+    lib = File.expand_path("../lib", __dir__)
+    out = IO.popen([RbConfig.ruby, "-I#{lib}", "-e", script], &:read)
+    assert_predicate $?, :success?
+    assert_equal "Class#new (-e:3) | Object#make (-e:3) | block in <main> (-e:7) | Integer#times (-e:7) | <main> (-e:7)\n3\n",
+                 out
+  end
+end
