@@ -27,6 +27,20 @@ class TestRackMiddleware < Minitest::Test
     assert_equal 36, sessions.size
   end
 
+  def test_logs_to_a_logger_with_warn
+    require "logger"
+    sessions = []
+    app = ->(_env) { sessions << Session.new and [204, {}, []] }
+    out = StringIO.new
+    logger = Logger.new(out)
+    logger.formatter = ->(severity, _time, _prog, message) { "#{severity} #{message}\n" }
+    middleware = Memory::Tracker::Rack::Middleware.new(app, every: 1, logger: logger, increases_threshold: 2, gc: true)
+    4.times { middleware.call({}) }
+    middleware.sampler.stop
+    assert_includes out.string.lines, "WARN memory-tracker: #{Session} keeps growing (2 live); recording where it is allocated\n"
+    assert_equal 4, sessions.size
+  end
+
   def test_every_must_be_positive
     assert_raises(ArgumentError) { Memory::Tracker::Rack::Middleware.new(->(_) {}, every: 0) }
   end
