@@ -28,7 +28,9 @@ class TestCapture < Minitest::Test
     with_capture do |capture|
       kept = Array.new(15) { Widget.new }
       garbage(10)
-      assert_equal 25, capture.count_for(Widget)
+      assert_equal 25, capture[Widget].new_count
+      # 25 live unless a GC ran meanwhile (always, under GC.stress).
+      assert_includes [15, 25], capture.count_for(Widget)
       GC.start
       assert_equal 15, capture.count_for(Widget)
       assert_equal 25, capture[Widget].new_count
