@@ -239,6 +239,17 @@ class TestCapture < Minitest::Test
     refute capture.tracking?(held)
   end
 
+  def test_untracked_blocks_are_not_counted
+    with_capture do |capture|
+      result = Memory::Tracker.untracked { Array.new(5) { Widget.new } }
+      assert_equal 5, result.size
+      assert_raises(ArgumentError) { Memory::Tracker.untracked { Widget.new and raise ArgumentError } }
+      kept = Widget.new # counted again after the block, even one that raised
+      assert_equal 1, capture.count_for(Widget)
+      assert kept
+    end
+  end
+
   def test_gc_stress
     capture = Memory::Tracker::Capture.new
     events = []
