@@ -239,6 +239,24 @@ class TestCapture < Minitest::Test
     refute capture.tracking?(held)
   end
 
+  def test_peak
+    capture = Memory::Tracker::Capture.new(track_all: false)
+    capture.track(Widget)
+    capture.start
+    assert_equal 30, Array.new(30) { Widget.new }.size # all live at once, then garbage
+    GC.start
+    kept = Array.new(10) { Widget.new }
+    peak = capture.peak
+    assert_equal 30, peak[:count]
+    assert_equal 30 * Memory::Tracker::Capture::SLOT_SIZE, peak[:bytes]
+    assert_operator peak[:seconds], :>, 0
+    assert_equal 10, capture.count_for(Widget)
+    capture.stop
+    capture.clear
+    assert_equal 0, capture.peak[:count]
+    assert_equal 10, kept.size
+  end
+
   def test_untracked_blocks_are_not_counted
     with_capture do |capture|
       result = Memory::Tracker.untracked { Array.new(5) { Widget.new } }

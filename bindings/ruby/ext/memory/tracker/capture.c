@@ -716,6 +716,20 @@ static VALUE capture_retained_count(VALUE self)
     return ULL2NUM(t.allocations > t.frees ? t.allocations - t.frees : 0);
 }
 
+/* Capture#peak: the most objects the counted classes had live at once (in bytes too) and when,
+ * in seconds since the capture was made (or last cleared). */
+static VALUE capture_peak(VALUE self)
+{
+    mt_rb_capture_t *c = mt__rb_capture_get(self);
+    uint64_t current, peak, at_ns;
+    mt__engine_peak(c->engine, mt__engine_now(c->engine), &current, &peak, &at_ns);
+    VALUE h = rb_hash_new();
+    rb_hash_aset(h, ID2SYM(rb_intern("count")), ULL2NUM(c->slot_size ? peak / c->slot_size : 0));
+    rb_hash_aset(h, ID2SYM(rb_intern("bytes")), ULL2NUM(peak));
+    rb_hash_aset(h, ID2SYM(rb_intern("seconds")), DBL2NUM((double)at_ns / 1e9));
+    return h;
+}
+
 static VALUE capture_unknown_free_count(VALUE self)
 {
     mt_totals_t t;
@@ -855,6 +869,7 @@ void mt__rb_capture_init(VALUE mTracker)
     rb_define_method(mt__rb_cCapture, "free_count", capture_free_count, 0);
     rb_define_method(mt__rb_cCapture, "retained_count", capture_retained_count, 0);
     rb_define_method(mt__rb_cCapture, "unknown_free_count", capture_unknown_free_count, 0);
+    rb_define_method(mt__rb_cCapture, "peak", capture_peak, 0);
     rb_define_private_method(mt__rb_cCapture, "_each_class", capture_each_class, 0);
     rb_define_method(mt__rb_cCapture, "clear", capture_clear, 0);
     rb_define_private_method(mt__rb_cCapture, "_paths", capture_paths, 1);
