@@ -317,6 +317,8 @@ class TestCaptureLifecycle < Minitest::Test
     end
     GC.start
     GC.start
+    # No capture runs now: the NEWOBJ hook was switched off after the GC freed the last one.
+    assert_equal false, Memory::Tracker.hooks[:newobj]
     survivor = Memory::Tracker::Capture.new
     survivor.start
     kept = Array.new(3) { Widget.new }

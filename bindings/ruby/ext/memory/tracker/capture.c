@@ -457,11 +457,20 @@ static void capture_release(mt_rb_capture_t *c)
     free(c);
 }
 
+/* Switches off the hooks no capture needs any more, at a safe point after the garbage
+ * collector freed the last capture that needed them. */
+static void retire_job(void *unused)
+{
+    (void)unused;
+    update_tracepoints();
+}
+
 static void capture_free(void *p)
 {
     mt_rb_capture_t *c = p;
     list_remove(&running, c);
     list_remove(&watching, c);
+    if (!running.n || !watching.n) rb_postponed_job_register_one(0, retire_job, NULL);
     if (c->pending) pending_remove(c);
     if (c->draining) {
         c->freed = true; /* drain() releases it when the callback returns */
@@ -831,6 +840,16 @@ static VALUE tracker_untracked(VALUE mod)
     return rb_ensure(rb_yield, Qnil, untracked_end, Qnil);
 }
 
+/* Memory::Tracker.hooks: {newobj: bool, freeobj: bool}, whether each hook is switched on. */
+static VALUE tracker_hooks(VALUE mod)
+{
+    (void)mod;
+    VALUE h = rb_hash_new();
+    rb_hash_aset(h, ID2SYM(rb_intern("newobj")), rb_tracepoint_enabled_p(tp_new));
+    rb_hash_aset(h, ID2SYM(rb_intern("freeobj")), rb_tracepoint_enabled_p(tp_free));
+    return h;
+}
+
 static VALUE capture_pending_events(VALUE self)
 {
     mt_rb_capture_t *c = mt__rb_capture_get(self);
@@ -848,6 +867,7 @@ void mt__rb_capture_init(VALUE mTracker)
     rb_gc_register_mark_object(tp_free);
 
     rb_define_module_function(mTracker, "untracked", tracker_untracked, 0);
+    rb_define_module_function(mTracker, "hooks", tracker_hooks, 0);
     mt__rb_cCapture = rb_define_class_under(mTracker, "Capture", rb_cObject);
     rb_define_alloc_func(mt__rb_cCapture, capture_alloc);
     rb_define_private_method(mt__rb_cCapture, "_setup", capture_setup, 3);
