@@ -30,6 +30,37 @@ static mt_rb_list_t running, watching;
 static mt_rb_capture_t *pending_head; /* captures with callbacks to run */
 static bool job_registered;
 static void drain_job(void *unused);
+static void retire_job(void *unused);
+
+/* The postponed jobs: Ruby 3.3 replaced rb_postponed_job_register_one (deprecated there) with
+ * handles registered once and triggered from anywhere, the hooks included. */
+enum { JOB_DRAIN, JOB_RETIRE, JOBS };
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+static rb_postponed_job_handle_t job_handles[JOBS];
+#endif
+
+static void register_jobs(void)
+{
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    job_handles[JOB_DRAIN] = rb_postponed_job_preregister(0, drain_job, NULL);
+    job_handles[JOB_RETIRE] = rb_postponed_job_preregister(0, retire_job, NULL);
+    if (job_handles[JOB_DRAIN] == POSTPONED_JOB_HANDLE_INVALID ||
+        job_handles[JOB_RETIRE] == POSTPONED_JOB_HANDLE_INVALID)
+        rb_raise(rb_eRuntimeError, "memory-tracker: cannot register its postponed jobs");
+#endif
+}
+
+/* Asks Ruby to run a job at its next safe point; false if it could not be queued. Safe in the
+ * allocation hooks and inside the garbage collector. */
+static bool schedule(int job)
+{
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    rb_postponed_job_trigger(job_handles[job]);
+    return true;
+#else
+    return rb_postponed_job_register_one(0, job == JOB_DRAIN ? drain_job : retire_job, NULL) != 0;
+#endif
+}
 static int in_callbacks; /* > 0 while callbacks run: what they allocate is not tracked */
 
 void mt__rb_untracked_begin(void)
@@ -167,7 +198,7 @@ static void queue_event(mt_rb_capture_t *c, uint64_t addr, uint32_t cls, bool is
         pending_head = c;
     }
     if (!job_registered) {
-        job_registered = rb_postponed_job_register_one(0, drain_job, NULL) != 0;
+        job_registered = schedule(JOB_DRAIN);
     }
 }
 
@@ -177,7 +208,9 @@ static bool internal_object(VALUE obj)
     switch (RB_BUILTIN_TYPE(obj)) {
     case RUBY_T_NONE:
     case RUBY_T_IMEMO:
+#ifdef T_NODE /* gone in newer Rubies */
     case RUBY_T_NODE:
+#endif
     case RUBY_T_ICLASS:
     case RUBY_T_ZOMBIE:
     case RUBY_T_MOVED:
@@ -470,7 +503,7 @@ static void capture_free(void *p)
     mt_rb_capture_t *c = p;
     list_remove(&running, c);
     list_remove(&watching, c);
-    if (!running.n || !watching.n) rb_postponed_job_register_one(0, retire_job, NULL);
+    if (!running.n || !watching.n) schedule(JOB_RETIRE);
     if (c->pending) pending_remove(c);
     if (c->draining) {
         c->freed = true; /* drain() releases it when the callback returns */
@@ -861,6 +894,7 @@ void mt__rb_capture_init(VALUE mTracker)
     id_call = rb_intern("call");
     sym_newobj = ID2SYM(rb_intern("newobj"));
     sym_freeobj = ID2SYM(rb_intern("freeobj"));
+    register_jobs();
     tp_new = rb_tracepoint_new(0, RUBY_INTERNAL_EVENT_NEWOBJ, on_newobj, NULL);
     rb_gc_register_mark_object(tp_new);
     tp_free = rb_tracepoint_new(0, RUBY_INTERNAL_EVENT_FREEOBJ, on_freeobj, NULL);

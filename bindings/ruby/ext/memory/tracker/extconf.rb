@@ -21,6 +21,7 @@ $CFLAGS << " -Werror" if ENV["MEMTRACK_WERROR"] == "1"
 # mkmf's own warning flags are for the Ruby sources; ours are above.
 $warnflags = ""
 have_func("rb_ext_ractor_safe", "ruby.h")
+have_func("rb_postponed_job_preregister", ["ruby.h", "ruby/debug.h"]) # Ruby 3.3+
 have_library("pthread")
 
 create_makefile("memory/memory_tracker")
