@@ -51,7 +51,7 @@ typedef struct mt_rb_capture_s {
     mt_engine_t *engine;
     mt_thread_t *thread; /* all Ruby threads record through one engine thread (the GVL) */
     bool running, track_all;
-    bool watching;      /* started at least once: sees frees from then on */
+    bool watching;      /* sees every free: started once, or holding a class weakly */
     unsigned depth;     /* frames for every class (0: count only, paths per class) */
     uint64_t slot_size; /* the bytes counted for each object */
 
