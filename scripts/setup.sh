@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 # NodeSource, say, whose nodejs package conflicts with Debian's npm).
 packages=(build-essential cmake:cmake pkg-config libunwind-dev libdw-dev libelf-dev
           libcmocka-dev python3:python3 libprotobuf-c-dev protobuf-c-compiler:protoc-c
-          zlib1g-dev nodejs:node npm:npm)
+          zlib1g-dev nodejs:node npm:npm ruby:ruby ruby-dev rake:rake)
 if [ "${1:-}" = --test ]; then
-    packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium
-               sqlite3:sqlite3 git:git ruby:ruby perl:perl)
+    packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium ruby-minitest
+               sqlite3:sqlite3 git:git perl:perl)
 fi
 missing=()
 for entry in "${packages[@]}"; do

@@ -26,9 +26,10 @@ typedef enum mt_fmt_section_e {
     MT_SEC_NAMES = 9,
     MT_SEC_TIMELINE = 10,
     MT_SEC_THREAD_NODES = 11,
+    MT_SEC_SYMBOLS = 12,  /* optional: names of frames a front end numbered itself */
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
-#define MT_SEC_LAST MT_SEC_THREAD_NODES /* the highest known type but END */
+#define MT_SEC_LAST MT_SEC_SYMBOLS /* the highest known type but END */
 
 /* Why the capture was written (META.end_reason). */
 typedef enum mt_fmt_end_e {
@@ -41,7 +42,8 @@ typedef enum mt_fmt_end_e {
 
 /* What frames are (META.frame_kind). */
 typedef enum mt_fmt_frames_e {
-    MT_FRAMES_NATIVE_RETURN = 0 /* return addresses: look up frame - 1 */
+    MT_FRAMES_NATIVE_RETURN = 0, /* return addresses: look up frame - 1 */
+    MT_FRAMES_SYMBOLS = 1        /* numbers named by the SYMBOLS section (the Ruby gem) */
 } mt_fmt_frames_t;
 
 /* META.flags */
@@ -63,6 +65,7 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_SAMPLE_SIZE   32u        /* u64 t_ns, live_bytes, live_blocks, rss_bytes */
 #define MT_FMT_TNODE_SIZE    48u        /* u32 thread, u32 node, five u64 figures */
 #define MT_FMT_THREAD_MERGED UINT32_MAX /* THREAD_NODES: figures of merged ended threads */
+#define MT_FMT_SYMBOL_MIN    20u        /* u64 frame, two empty strings, u32 line */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */

@@ -84,6 +84,8 @@ static const char *section_name(uint32_t type)
         return "TIMELINE";
     case MT_SEC_THREAD_NODES:
         return "THREAD_NODES";
+    case MT_SEC_SYMBOLS:
+        return "SYMBOLS";
     case MT_SEC_END:
         return "END";
     default:
@@ -149,6 +151,8 @@ static int parse_meta(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errle
     cap->engine_bytes = le64(p + 64);
     if (cap->end_reason > MT_END_QUICK)
         return fail(err, errlen, "corrupt: unknown end reason %" PRIu32, cap->end_reason);
+    if (cap->frame_kind > MT_FRAMES_SYMBOLS)
+        return fail(err, errlen, "corrupt: unknown frame kind %" PRIu32, cap->frame_kind);
     cap->program = take_string(c, "the program path", NULL, err, errlen);
     if (cap->program == NULL) return -1;
     cap->cmdline = take_string(c, "the command line", &cap->cmdline_len, err, errlen);
@@ -386,6 +390,64 @@ static int parse_timeline(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t e
         cap->samples[i] = (mt_cap_sample_t){le64(p), le64(p + 8), le64(p + 16), le64(p + 24)};
         if (i > 0 && cap->samples[i].t_ns < cap->samples[i - 1].t_ns)
             return fail(err, errlen, "corrupt: TIMELINE samples out of order at %" PRIu32, i);
+    }
+    return 0;
+}
+
+static int parse_symbols(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / MT_FMT_SYMBOL_MIN)
+        return fail(err, errlen, "corrupt: SYMBOLS count %" PRIu32 " does not fit in %zu bytes",
+                    count, c->left);
+    cap->symbols = calloc(count ? count : 1, sizeof *cap->symbols);
+    if (cap->symbols == NULL) return fail(err, errlen, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        mt_cap_symbol_t *sy = &cap->symbols[i];
+        p = take(c, 8, "a symbol's frame", err, errlen);
+        if (p == NULL) return -1;
+        sy->frame = le64(p);
+        cap->nsymbols = i + 1;
+        if (sy->frame == 0 || sy->frame >= MT_FMT_CLASS_FRAME)
+            return fail(err, errlen, "corrupt: SYMBOLS names frame 0x%" PRIx64, sy->frame);
+        if (i > 0 && sy->frame <= cap->symbols[i - 1].frame)
+            return fail(err, errlen, "corrupt: SYMBOLS frames not in increasing order at %" PRIu32,
+                        i);
+        sy->function = take_string(c, "a function name", NULL, err, errlen);
+        if (sy->function == NULL) return -1;
+        sy->file = take_string(c, "a file name", NULL, err, errlen);
+        if (sy->file == NULL) return -1;
+        p = take(c, 4, "a line", err, errlen);
+        if (p == NULL) return -1;
+        sy->line = le32(p);
+    }
+    return expect_consumed(c, err, errlen);
+}
+
+const mt_cap_symbol_t *mt__capture_symbol(const mt_capture_t *cap, uint64_t frame)
+{
+    size_t lo = 0, hi = cap->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cap->symbols[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cap->nsymbols && cap->symbols[lo].frame == frame ? &cap->symbols[lo] : NULL;
+}
+
+/* Frames numbered by the front end (META.frame_kind 1) must all be named in SYMBOLS. */
+static int check_symbols(const mt_capture_t *cap, char *err, size_t errlen)
+{
+    if (cap->frame_kind != MT_FRAMES_SYMBOLS) return 0;
+    for (size_t id = 1; id < cap->nnodes; id++) {
+        uint64_t f = cap->nodes[id].frame;
+        if (f != 0 && f < MT_FMT_CLASS_FRAME && mt__capture_symbol(cap, f) == NULL)
+            return fail(err, errlen, "corrupt: node %zu's frame %" PRIu64 " is not in SYMBOLS", id,
+                        f);
     }
     return 0;
 }
@@ -643,6 +705,11 @@ out:
 
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
+static bool known_type(uint32_t type)
+{
+    return (type >= MT_SEC_META && type <= MT_SEC_LAST) || type == MT_SEC_END;
+}
+
 static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_LAST + 1],
                          char *err, size_t errlen)
 {
@@ -656,7 +723,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_LAST) || type == MT_SEC_END;
+        bool known = known_type(type);
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -683,7 +750,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_LAST) {
+        if (known) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -728,9 +795,10 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
         [MT_SEC_STAGES] = parse_stages,     [MT_SEC_NAMES] = parse_names,
         [MT_SEC_TIMELINE] = parse_timeline, [MT_SEC_THREAD_NODES] = parse_thread_nodes,
+        [MT_SEC_SYMBOLS] = parse_symbols,
     };
     for (uint32_t type = MT_SEC_META; type <= MT_SEC_LAST; type++) {
-        if (!secs[type].seen || type == MT_SEC_LIVE) continue;
+        if (!secs[type].seen || type == MT_SEC_LIVE || !parsers[type]) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
     }
@@ -751,7 +819,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         goto bad;
     }
     if (check_live(cap, err, errlen) != 0 || check_thread_nodes(cap, err, errlen) != 0 ||
-        check_markers(cap, err, errlen) != 0)
+        check_markers(cap, err, errlen) != 0 || check_symbols(cap, err, errlen) != 0)
         goto bad;
     if (out != NULL)
         *out = cap;
@@ -840,5 +908,10 @@ void mt__capture_free(mt_capture_t *cap)
     free(cap->named);
     free(cap->samples);
     free(cap->tnodes);
+    for (size_t i = 0; i < cap->nsymbols; i++) {
+        free(cap->symbols[i].function);
+        free(cap->symbols[i].file);
+    }
+    free(cap->symbols);
     free(cap);
 }

@@ -79,6 +79,13 @@ typedef struct mt_cap_named_s {
     uint32_t line;
 } mt_cap_named_t;
 
+/* A frame's name from the SYMBOLS section (front ends that number their own frames). */
+typedef struct mt_cap_symbol_s {
+    uint64_t frame;
+    char *function, *file; /* NUL-terminated copies, possibly "" */
+    uint32_t line;         /* 0 when unknown */
+} mt_cap_symbol_t;
+
 /* Memory over time. */
 typedef struct mt_cap_sample_s {
     uint64_t t_ns, live_bytes, live_blocks, rss_bytes; /* rss_bytes 0: unknown */
@@ -116,6 +123,8 @@ typedef struct mt_capture_s {
     size_t nsamples; /* 0 when the capture has no timeline */
     uint64_t sample_interval_ns;
     mt_cap_sample_t *samples;
+    size_t nsymbols;          /* 0 when the capture has no SYMBOLS section */
+    mt_cap_symbol_t *symbols; /* sorted by frame, each frame once */
 } mt_capture_t;
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with
@@ -134,5 +143,8 @@ void mt__capture_free(mt_capture_t *cap);
  * allocations recorded without frames, which LIVE and THREAD_NODES give as node 0), or 0 when
  * there is none. */
 size_t mt__capture_root_alias(const mt_capture_t *cap);
+
+/* The SYMBOLS entry naming `frame`, or NULL. O(log symbols). */
+const mt_cap_symbol_t *mt__capture_symbol(const mt_capture_t *cap, uint64_t frame);
 
 #endif

@@ -107,7 +107,7 @@ static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *in
     mt__wbuf_u32(w, info->end_reason);
     mt__wbuf_u32(w, (uint32_t)info->end_value);
     mt__wbuf_u32(w, flags);
-    mt__wbuf_u32(w, MT_FRAMES_NATIVE_RETURN);
+    mt__wbuf_u32(w, info->frame_kind);
     mt__wbuf_u64(w, mt_load_relaxed(&e->dropped)); /* relaxed: a statistic */
     mt__wbuf_u64(w, mt__engine_memory(e));
     mt__wbuf_str(w, info->program ? info->program : "", plen);
@@ -428,6 +428,10 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
         info->modules(w, info->modules_ctx);
     else
         mt__wbuf_u32(w, 0);
+    if (info->symbols) {
+        section(w, MT_SEC_SYMBOLS, info->symbols(NULL, info->symbols_ctx));
+        info->symbols(w, info->symbols_ctx);
+    }
 
     mt_totals_t tot;
     mt__engine_totals(e, now, &tot);

@@ -32,6 +32,12 @@ typedef struct mt_capture_info_s {
      * many bytes. NULL writes an empty module list. */
     uint64_t (*modules)(mt_wbuf_t *w, void *ctx);
     void *modules_ctx;
+    /* META.frame_kind (mt_fmt_frames_t): 0, native return addresses, unless the front end
+     * numbers its frames itself and names them in a SYMBOLS section. */
+    uint32_t frame_kind;
+    /* Writes the SYMBOLS payload, with the same two calls as `modules`; NULL: no section. */
+    uint64_t (*symbols)(mt_wbuf_t *w, void *ctx);
+    void *symbols_ctx;
     mt_thread_t *self; /* the calling thread's record, or NULL */
 } mt_capture_info_t;
 

@@ -305,6 +305,19 @@ static mt_sym_frame_t *resolve(mt_sym_t *sym, uint64_t frame, size_t *n)
         }
         return v;
     }
+    const mt_cap_symbol_t *named = mt__capture_symbol(cap, frame);
+    if (named != NULL) { /* named by the front end (a Ruby frame): no debug info needed */
+        proto.function = named->function[0] ? strdup(named->function) : NULL;
+        proto.file = named->file[0] ? strdup(named->file) : NULL;
+        proto.line = named->line;
+        if ((named->function[0] && !proto.function) || (named->file[0] && !proto.file) ||
+            !push(&v, n, &cap_v, &proto)) {
+            free((char *)proto.function);
+            free((char *)proto.file);
+            return NULL;
+        }
+        return v;
+    }
     size_t mi = cap->nmodules;
     uint64_t pc = frame - 1; /* a return address: the call is the instruction before it */
     if (cap->frame_kind == MT_FRAMES_NATIVE_RETURN && frame != 0) {

@@ -243,6 +243,20 @@ static inline void tb_timeline(tb_t *b, const mt_capture_t *c)
     tb_close(b);
 }
 
+static inline void tb_symbols(tb_t *b, const mt_capture_t *c)
+{
+    if (c->nsymbols == 0) return;
+    tb_open(b, MT_SEC_SYMBOLS);
+    tb_u32(b, (uint32_t)c->nsymbols);
+    for (size_t i = 0; i < c->nsymbols; i++) {
+        tb_u64(b, c->symbols[i].frame);
+        tb_string(b, c->symbols[i].function, strlen(c->symbols[i].function));
+        tb_string(b, c->symbols[i].file, strlen(c->symbols[i].file));
+        tb_u32(b, c->symbols[i].line);
+    }
+    tb_close(b);
+}
+
 /* Seals the capture: END with the hash of everything before it. */
 static inline void tb_end(tb_t *b)
 {
@@ -300,6 +314,7 @@ static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
     tb_stages(&b, c);
     tb_names(&b, c);
     tb_timeline(&b, c);
+    tb_symbols(&b, c);
     tb_end(&b);
     *len = b.len;
     return b.data;

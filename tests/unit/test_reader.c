@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "capture_builder.h"
+#include "report/report.h"
 
 typedef struct fixture_s {
     mt_capture_t c;
@@ -645,6 +646,167 @@ static void test_lenient_where_the_format_allows(void **state)
     free(b.data);
 }
 
+/* Frames a front end numbered itself (the Ruby gem: META.frame_kind 1) are named by SYMBOLS,
+ * which the symbolizer uses instead of debug information. */
+static void symbols_fixture(fixture_t *f, mt_cap_symbol_t syms[4])
+{
+    fixture(f);
+    f->c.frame_kind = MT_FRAMES_SYMBOLS;
+    f->c.nmodules = 0;
+    for (size_t i = 1; i < 5; i++)
+        f->nodes[i].frame = i;
+    syms[0] = (mt_cap_symbol_t){1, "<main>", "app.rb", 3};
+    syms[1] = (mt_cap_symbol_t){2, "Cache#store", "lib/cache.rb", 12};
+    syms[2] = (mt_cap_symbol_t){3, "Hash#merge", "", 0};
+    syms[3] = (mt_cap_symbol_t){4, "", "", 0};
+    f->c.symbols = syms;
+    f->c.nsymbols = 4;
+}
+
+static void test_symbols(void **state)
+{
+    (void)state;
+    fixture_t f;
+    mt_cap_symbol_t syms[4];
+    symbols_fixture(&f, syms);
+    size_t len;
+    uint8_t *data = tb_capture(&f.c, &len);
+    char err[256];
+    mt_capture_t *cap = NULL;
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    assert_int_equal(cap->frame_kind, MT_FRAMES_SYMBOLS);
+    assert_int_equal(cap->nsymbols, 4);
+    const mt_cap_symbol_t *sy = mt__capture_symbol(cap, 2);
+    assert_non_null(sy);
+    assert_string_equal(sy->function, "Cache#store");
+    assert_string_equal(sy->file, "lib/cache.rb");
+    assert_int_equal(sy->line, 12);
+    assert_null(mt__capture_symbol(cap, 5));
+    assert_null(mt__capture_symbol(cap, 0));
+
+    mt_sym_t *sym = mt__sym_new(cap, NULL);
+    assert_non_null(sym);
+    const mt_sym_frame_t *e;
+    assert_int_equal(mt__sym_lookup(sym, 2, &e), 1);
+    assert_string_equal(e->function, "Cache#store");
+    assert_string_equal(e->file, "lib/cache.rb");
+    assert_int_equal(e->line, 12);
+    assert_null(e->module);
+    assert_int_equal(mt__sym_lookup(sym, 3, &e), 1);
+    assert_string_equal(e->function, "Hash#merge");
+    assert_null(e->file); /* a method written in C has no file */
+    assert_int_equal(mt__sym_lookup(sym, 4, &e), 1);
+    assert_null(e->function);
+    mt__sym_free(sym);
+    mt__capture_free(cap);
+    free(data);
+}
+
+static void test_symbols_errors(void **state)
+{
+    (void)state;
+    fixture_t f;
+    mt_cap_symbol_t syms[4];
+    size_t len;
+    uint8_t *data;
+
+    symbols_fixture(&f, syms);
+    f.c.nsymbols = 3; /* frame 4 (node 4) is not named */
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: node 4's frame 4 is not in SYMBOLS");
+    free(data);
+
+    symbols_fixture(&f, syms);
+    syms[2].frame = 2;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: SYMBOLS frames not in increasing order at 2");
+    free(data);
+
+    symbols_fixture(&f, syms);
+    syms[0].frame = 0;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: SYMBOLS names frame 0x0");
+    free(data);
+
+    symbols_fixture(&f, syms);
+    syms[3].frame = MT_FMT_CLASS_FRAME;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: SYMBOLS names frame 0xffff000000000000");
+    free(data);
+
+    symbols_fixture(&f, syms);
+    f.c.frame_kind = 2;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: unknown frame kind 2");
+    free(data);
+
+    symbols_fixture(&f, syms);
+    data = tb_capture(&f.c, &len);
+    size_t sec = find_section(data, len, MT_SEC_SYMBOLS);
+    put_le32(data + sec + MT_FMT_SECTION_HDR, 1000); /* count */
+    tb_reseal(data, len);
+    expect_error(data, len, "corrupt: SYMBOLS count 1000 does not fit in 125 bytes");
+    put_le32(data + sec + MT_FMT_SECTION_HDR, 4);
+    put_le32(data + sec + MT_FMT_SECTION_HDR + 4 + 8, 200); /* the first function's length */
+    tb_reseal(data, len);
+    expect_error(data, len,
+                 "corrupt: SYMBOLS section too short for a function name (needs 200 bytes, 113 "
+                 "left)");
+    free(data);
+
+    /* A second SYMBOLS section. */
+    symbols_fixture(&f, syms);
+    tb_t b = {0};
+    tb_header(&b, 1);
+    tb_meta(&b, &f.c);
+    tb_totals(&b, &f.c.totals);
+    tb_symbols(&b, &f.c);
+    tb_symbols(&b, &f.c);
+    tb_end(&b);
+    expect_error(b.data, b.len, "corrupt: duplicate SYMBOLS section");
+    free(b.data);
+}
+
+/* Any byte of SYMBOLS changed (and the file resealed, so the checksum does not catch it) is
+ * either a valid capture or one clear error; the reader never reads past the section. */
+static void test_symbols_resealed_flips(void **state)
+{
+    (void)state;
+    fixture_t f;
+    mt_cap_symbol_t syms[4];
+    symbols_fixture(&f, syms);
+    size_t len;
+    uint8_t *data = tb_capture(&f.c, &len);
+    size_t sec = find_section(data, len, MT_SEC_SYMBOLS) + MT_FMT_SECTION_HDR;
+    size_t end = len - MT_FMT_SECTION_HDR - 8; /* the END section */
+    char err[256];
+    size_t refused = 0;
+    for (size_t i = sec; i < end; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            mt_capture_t *cap = NULL;
+            data[i] ^= (uint8_t)(1u << bit);
+            tb_reseal(data, len);
+            if (parse(data, len, &cap, err, sizeof err) == 0) {
+                assert_non_null(cap);
+                mt__capture_free(cap);
+            } else {
+                assert_null(cap);
+                assert_true(strlen(err) > 0);
+                assert_null(strchr(err, '\n'));
+                refused++;
+            }
+            data[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    /* Flips in counts, lengths and frame numbers are refused; most in names and lines are not. */
+    assert_true(refused > 0);
+    tb_reseal(data, len);
+    mt_capture_t *cap = NULL;
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    mt__capture_free(cap);
+    free(data);
+}
+
 static void test_read_file(void **state)
 {
     (void)state;
@@ -697,6 +859,9 @@ int main(void)
         cmocka_unit_test(test_live_sums_must_match),
         cmocka_unit_test(test_meta_errors),
         cmocka_unit_test(test_lenient_where_the_format_allows),
+        cmocka_unit_test(test_symbols),
+        cmocka_unit_test(test_symbols_errors),
+        cmocka_unit_test(test_symbols_resealed_flips),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_thread_nodes),
     };
