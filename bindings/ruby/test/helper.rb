@@ -11,6 +11,12 @@ module TrackerTestHelper
     File.readlines(file).index { |l| l.include?(marker) } + 1
   end
 
+  # Makes `count` objects of `klass` and keeps none of them.
+  def make(klass, count)
+    count.times { klass.new }
+    nil
+  end
+
   # Runs the block with a fresh capture started, stopping it afterwards.
   def with_capture(**options)
     capture = Memory::Tracker::Capture.new(**options)

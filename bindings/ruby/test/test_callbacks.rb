@@ -8,11 +8,6 @@ class TestCallbacks < Minitest::Test
   Widget = Class.new
   Gadget = Class.new
 
-  def make(klass, count)
-    count.times { klass.new }
-    nil
-  end
-
   def test_state_returned_on_newobj_is_given_back_on_freeobj_in_event_order
     capture = Memory::Tracker::Capture.new(track_all: false)
     events = []

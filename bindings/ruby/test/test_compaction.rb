@@ -8,11 +8,6 @@ class TestCompaction < Minitest::Test
   Widget = Class.new
   Gadget = Class.new
 
-  def make(klass, count)
-    count.times { klass.new }
-    nil
-  end
-
   def setup
     skip "GC.compact is not supported here" unless GC.respond_to?(:compact)
   end
