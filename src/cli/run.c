@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "capture/reader.h"
 #include "cli/cli.h"
+#include "native/config.h"
 #include "report/report.h"
 
 #define PRELOAD_NAME "libmemtrack_preload.so"
@@ -270,6 +272,19 @@ int mt__cmd_run(int argc, char **argv)
     run_opts_t o = {.snapshot_sig = SIGRTMAX - 2};
     int r = parse_run_args(argc, argv, &o);
     if (r >= 0) return r;
+
+    /* MEMTRACK_MODE and MEMTRACK_DEPTH of this environment apply when no option overrides them:
+     * a bad one is refused here, as the tracker would refuse it (native/config.c). */
+    mt_env_t env = {.mode = o.mode ? NULL : getenv("MEMTRACK_MODE"),
+                    .depth = o.depth ? NULL : getenv("MEMTRACK_DEPTH")};
+    mt_env_error_t bad;
+    mt_config_t cfg;
+    char check[PATH_MAX];
+    if (mt__config_parse(&env, NULL, "x", &cfg, check, sizeof(check), &bad) != 0) {
+        fprintf(stderr, "memtrack run: %s='%s' in the environment %s\n", bad.var, bad.value,
+                bad.why);
+        return 2;
+    }
 
     char preload[PATH_MAX], pattern[PATH_MAX];
     if (find_preload(preload, sizeof(preload)) != 0) {

@@ -16,6 +16,7 @@
 #include "capture/format.h"
 #include "core/arena.h"
 #include "core/os.h"
+#include "native/config.h"
 #include "native/native.h"
 
 __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
@@ -46,33 +47,20 @@ static void say(const char *a, const char *b, const char *c)
         if (parts[i]) (void)!write(2, parts[i], strlen(parts[i]));
 }
 
+/* "memtrack: VAR='VALUE' WHY; not tracking" */
+static void say4(const char *var, const char *value, const char *why)
+{
+    const char *parts[] = {"memtrack: ", var, "='", value, "' ", why, "; not tracking\n"};
+    for (unsigned i = 0; i < 7; i++)
+        (void)!write(2, parts[i], strlen(parts[i]));
+}
+
 mt_engine_t *mt__tracker_engine(void)
 {
     return tr.engine;
 }
 
 /* ---- configuration */
-
-static int parse_depth(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    if (!*s) return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > MT_DEPTH_MAX) return -1;
-        v = v * 10 + (unsigned)(*s - '0');
-    }
-    if (v < 1 || v > MT_DEPTH_MAX) return -1;
-    *out = v;
-    return 0;
-}
-
-static void append(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(dst), m = strlen(src);
-    if (n + m >= cap) m = cap - n - 1;
-    memcpy(dst + n, src, m);
-    dst[n + m] = '\0';
-}
 
 static void format_u64(char *buf, uint64_t v)
 {
@@ -107,36 +95,17 @@ int mt__tracker_output_path(char *out, size_t cap)
 
 static int read_config(mt_config_t *cfg)
 {
-    cfg->depth = MT_DEPTH_DEFAULT;
-    cfg->mode = MT_MODE_FULL;
-    const char *mode = getenv("MEMTRACK_MODE");
-    if (mode && strcmp(mode, "full") == 0) {
-        cfg->mode = MT_MODE_FULL;
-    } else if (mode && strcmp(mode, "count") == 0) {
-        cfg->mode = MT_MODE_COUNT;
-    } else if (mode) {
-        say("MEMTRACK_MODE='", mode, "' is neither 'full' nor 'count'; not tracking");
+    mt_env_t env = {
+        .mode = getenv("MEMTRACK_MODE"),
+        .depth = getenv("MEMTRACK_DEPTH"),
+        .output = getenv("MEMTRACK_OUTPUT"),
+    };
+    char cwd[PATH_CAP];
+    mt_env_error_t err;
+    if (mt__config_parse(&env, getcwd(cwd, sizeof(cwd)), program_invocation_short_name, cfg,
+                         tr.pattern, sizeof(tr.pattern), &err) != 0) {
+        say4(err.var, err.value, err.why);
         return -1;
-    }
-    const char *depth = getenv("MEMTRACK_DEPTH");
-    if (depth && parse_depth(depth, &cfg->depth) != 0) {
-        say("MEMTRACK_DEPTH='", depth, "' is not a number from 1 to 256; not tracking");
-        return -1;
-    }
-    const char *out = getenv("MEMTRACK_OUTPUT");
-    if (out) {
-        if (!*out || strlen(out) >= PATH_CAP - 64) {
-            say("MEMTRACK_OUTPUT is empty or too long; not tracking", NULL, NULL);
-            return -1;
-        }
-        if (out[0] != '/' && getcwd(tr.pattern, PATH_CAP - 64)) append(tr.pattern, PATH_CAP, "/");
-        append(tr.pattern, PATH_CAP, out);
-    } else {
-        /* memtrack.<program>.%p.mtc in the directory where the program started */
-        if (getcwd(tr.pattern, PATH_CAP - 300)) append(tr.pattern, PATH_CAP, "/");
-        append(tr.pattern, PATH_CAP, "memtrack.");
-        append(tr.pattern, PATH_CAP, program_invocation_short_name);
-        append(tr.pattern, PATH_CAP, ".%p.mtc");
     }
     return 0;
 }
@@ -400,7 +369,8 @@ static void fork_child(void)
     tr.flags |= MT_META_FORKED;
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
-    if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
+    size_t n = strlen(tr.pattern); /* mt__config_parse left room for it */
+    if (!strstr(tr.pattern, "%p") && n + 3 < sizeof(tr.pattern)) memcpy(tr.pattern + n, ".%p", 4);
     mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
     mt__tracker_switch(fork_was);
