@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -389,7 +390,11 @@ int mt__tracker_setup(void)
         mt__tls.busy++;
         mt_config_t cfg;
         result = -1;
-        if (read_config(&cfg) == 0) {
+        /* A set-user-ID or set-group-ID program (AT_SECURE) is never traced: its environment
+         * belongs to a less privileged user, who must not choose where it writes files. */
+        if (getauxval(AT_SECURE)) {
+            result = -2;
+        } else if (read_config(&cfg) == 0) {
             tr.pid = (uint64_t)getpid();
             tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
             if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
