@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h> /* rename */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capture/checksum.h"
@@ -462,6 +463,13 @@ int mt__capture_write(mt_engine_t *e, const char *path, const mt_capture_info_t 
 {
     char tmp[4096];
     if (temp_name(tmp, sizeof(tmp), path, info->pid) != 0) return ENAMETOOLONG;
+
+    /* What is at the path is replaced only when it is a regular file: a symbolic link planted
+     * there is neither followed nor replaced (ELOOP), and neither is a device, a FIFO or a
+     * directory (EEXIST), such as /dev/null given as the output. rename() never follows a
+     * link, so one swapped in after this check is replaced, not followed. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
 
     mt_lock(&writer_lock, info->self ? info->self->self : UINT32_MAX - 5);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);

@@ -232,6 +232,10 @@ static void print_summary(const char *path)
 {
     mt_capture_t *cap;
     char err[512];
+    struct stat st;
+    /* The tracker does not write over a symbolic link, a device or the like, and has said so:
+     * what is there is not read (a link would be followed). */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return;
     if (mt__capture_read(path, &cap, err, sizeof(err)) != 0) {
         fprintf(stderr, "memtrack: no usable capture at %s: %s\n", path, err);
         return;

@@ -223,7 +223,10 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
     int err = mt__capture_write(tr.engine, path, &info);
     if (err && !given)
         say("could not write the capture ", path,
-            err == ENOSPC ? ": no space left on device" : ": write failed");
+            err == ENOSPC   ? ": no space left on device"
+            : err == ELOOP  ? ": a symbolic link is there (memtrack does not follow or replace one)"
+            : err == EEXIST ? ": something other than a regular file is there"
+                            : ": write failed");
     return err;
 }
 
