@@ -79,6 +79,7 @@ int mt__cli_signal(const char *s)
         int base = s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
         v = s[5] ? strtol(s + 5, &end, 10) : 0;
         if (s[5] && (*end || (s[5] != '+' && s[5] != '-'))) return -1;
+        if (v < -SIGRTMAX || v > SIGRTMAX) return -1; /* strtol's LONG_MAX + base overflowed */
         v += base;
         if (v < SIGRTMIN || v > SIGRTMAX) return -1;
         return (int)v;
