@@ -84,12 +84,13 @@ static uint32_t str_len(const char *s)
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info, uint64_t now)
+static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info, uint64_t now,
+                       uint32_t more_flags)
 {
     uint32_t plen = str_len(info->program);
     uint32_t clen = info->cmdline_len > UINT32_MAX ? UINT32_MAX : (uint32_t)info->cmdline_len;
     section(w, MT_SEC_META, MT_FMT_META_FIXED + 4u + plen + 4u + clen);
-    uint32_t flags = info->flags;
+    uint32_t flags = info->flags | more_flags;
     uint32_t ef = mt_load_relaxed(&e->flags); /* relaxed: flags are only ever added */
     if (ef & MT_ENGINE_DEGRADED) flags |= MT_META_DEGRADED;
     if (ef & MT_ENGINE_TRUNCSTK) flags |= MT_META_TRUNCSTK;
@@ -125,9 +126,12 @@ typedef struct scan_s {
     uint64_t live_blocks, live_bytes;
 } scan_t;
 
+/* Without memory for the nodes' figures (figs NULL) no live block is written: the nodes could
+ * not account for them and the capture would be refused as inconsistent. It is then marked
+ * degraded instead. */
 static bool in_snapshot(const scan_t *sc, const mt_block_t *b)
 {
-    return b->node < sc->nnodes && b->thread < sc->nthreads;
+    return sc->figs && b->node < sc->nnodes && b->thread < sc->nthreads;
 }
 
 static void write_block(const mt_block_t *b, void *ctx)
@@ -379,15 +383,6 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     mt__wbuf_u32(w, MT_FMT_HEADER_SIZE);
     /* One moment for the whole capture: its duration, and every time converted from ticks. */
     mt_timebase_t now = mt__engine_now(e);
-    write_meta(w, e, info, now.ns);
-
-    uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
-    section(w, MT_SEC_MODULES, mlen);
-    if (info->modules)
-        info->modules(w, info->modules_ctx);
-    else
-        mt__wbuf_u32(w, 0);
-
     mt_totals_t tot;
     mt__engine_totals(e, now, &tot);
     scan_t sc = {.w = w, .peak = tot.peak_bytes};
@@ -397,6 +392,15 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     size_t tl_len = sizeof(uint64_t) * 2 * (sc.nthreads ? sc.nthreads : 1);
     sc.figs = mt__arena_alloc(figs_len);
     sc.thread_live = mt__arena_alloc(tl_len);
+    write_meta(w, e, info, now.ns, sc.figs ? 0 : MT_META_DEGRADED);
+
+    uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
+    section(w, MT_SEC_MODULES, mlen);
+    if (info->modules)
+        info->modules(w, info->modules_ctx);
+    else
+        mt__wbuf_u32(w, 0);
+
     if (sc.figs)
         mt__engine_node_figures(e, sc.figs, sc.nnodes, mt__peak_tag(e, tot.peak_bytes), self);
 
