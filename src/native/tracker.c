@@ -253,10 +253,21 @@ int mt__tracker_switch(int state)
     return old;
 }
 
+/* False in a child of vfork() (or of a clone() sharing memory), which runs on the parent's
+ * memory until it execs or exits: fork handlers did not run for it, so tr.pid is the
+ * parent's. */
+static bool own_process(void)
+{
+    return (uint64_t)getpid() == tr.pid;
+}
+
 void mt__tracker_finish(uint32_t reason, int32_t value)
 {
     int expected = 0;
-    if (!tr.engine || !atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
+    /* Nothing of a vfork child is ours to write, and switching tracking off there would
+     * switch it off in the parent. */
+    if (!tr.engine || !own_process()) return;
+    if (!atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
     int saved = errno;
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
@@ -480,7 +491,7 @@ static void before_exec(void)
 static int exec_failed(int r)
 {
     int saved = errno;
-    if (tr.engine) {
+    if (tr.engine && own_process()) {
         mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
         mt_store_relaxed(&tr.closing, 0);
         mt__tracker_switch(tr.resume);
