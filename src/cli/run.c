@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "capture/format.h"
 #include "capture/reader.h"
 #include "cli/cli.h"
 #include "native/config.h"
@@ -249,6 +250,11 @@ static void print_summary(const char *path)
             "memtrack: %" PRIu64 " allocations (%s), %" PRIu64 " blocks (%s) still live at the "
             "end, peak %s; capture: %s (see: memtrack report %s)\n",
             cap->totals.allocations, alloc, cap->totals.live_blocks, live, peak, path, path);
+    if (cap->flags & MT_META_DEGRADED || cap->dropped_events > 0)
+        fprintf(stderr,
+                "memtrack: warning: tracking was degraded (memtrack ran short of memory and "
+                "dropped %" PRIu64 " events); the figures are incomplete\n",
+                cap->dropped_events);
     mt__capture_free(cap);
 }
 
