@@ -177,6 +177,35 @@ class Environment(MemtrackCase):
                 self.assertTotals(self.load(out), {"allocations": 3, "live_bytes": 300})
 
 
+class SnapshotTarget(MemtrackCase):
+    """`memtrack snapshot PID` reads the signal to send from the process's environment, which
+    the process chose: a value the tracker would refuse (SIGKILL, junk) is refused too, and the
+    process is not signalled."""
+
+    def test_signal_from_environment_is_checked(self):
+        for value in ("9", "19", "+15", "15abc"):
+            with self.subTest(value=value):
+                env = dict(os.environ, LD_PRELOAD=PRELOAD, MEMTRACK_SNAPSHOT_SIGNAL=value,
+                           MEMTRACK_OUTPUT=os.path.join(self.tempdir(), "cap.mtc"))
+                proc = subprocess.Popen(["sleep", "60"], env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    # Wait for the preloaded library to be in the process's map.
+                    for _ in range(6000):
+                        with open("/proc/%d/maps" % proc.pid) as f:
+                            if "libmemtrack_preload.so" in f.read():
+                                break
+                    snap = run_proc([MEMTRACK, "snapshot", "--timeout", "1", str(proc.pid)])
+                    self.assertEqual(snap.returncode, 1, snap.stderr)
+                    self.assertEqual(snap.stderr.splitlines(), [
+                        "memtrack: process %d is not running under memtrack run with a "
+                        "snapshot signal (--snapshot-signal)" % proc.pid])
+                    self.assertIsNone(proc.poll(), "the process was signalled")
+                finally:
+                    proc.kill()
+                    proc.communicate()
+
+
 class SetUid(MemtrackCase):
     """A set-user-ID program runs with the privileges of its owner but the environment of its
     caller, who must not choose what it loads or where it writes. The copies made here are
