@@ -155,6 +155,16 @@ class BadCaptures(MemtrackCase):
         os.mkdir(sub)
         self.assertRejected(sub, "a directory")
 
+    def test_endless_device(self):
+        # /dev/zero used to be read until memory ran out; the magic is checked as soon as
+        # it is read.
+        for dev in ("/dev/zero", "/dev/urandom"):
+            with self.subTest(dev=dev):
+                proc = report(dev, timeout=60)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(proc.stderr, "memtrack: %s: not a memtrack capture (bad magic)\n"
+                                 % dev)
+
     def test_garbage(self):
         rnd = random.Random(1234)
         for i, size in enumerate((1, 16, 100, 4096, 100000)):
