@@ -312,6 +312,47 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGABRT,
                                     SIGSYS,  SIGQUIT, SIGTERM, SIGINT,  SIGHUP,  SIGPIPE,
                                     SIGXCPU, SIGXFSZ, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM};
 
+/* The C library's sigaction, for memtrack's own use (the exported one below is the program's). */
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    static int (*_Atomic fn)(int, const struct sigaction *, struct sigaction *);
+    /* Relaxed: every thread that resolves it stores the same pointer. */
+    int (*f)(int, const struct sigaction *, struct sigaction *) = mt_load_relaxed(&fn);
+    if (!f) {
+        f = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+                                                                              "sigaction");
+        mt_store_relaxed(&fn, f);
+    }
+    return f(sig, act, old);
+}
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc);
+
+static bool is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fatal_signal;
+}
+
+/* Where memtrack's fatal-signal handler is installed the program sees the default action, as
+ * it would without memtrack: some programs decide by it (Python installs the handler that
+ * raises KeyboardInterrupt on SIGINT only over SIG_DFL, Ruby its Interrupt likewise). Setting
+ * SIG_DFL there keeps memtrack's handler, which ends the same way once the capture is written;
+ * any other action replaces it. */
+MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    struct sigaction cur;
+    if (real_sigaction(sig, NULL, &cur) != 0 || !is_ours(&cur))
+        return real_sigaction(sig, act, old);
+    if (act && ((act->sa_flags & SA_SIGINFO) || act->sa_handler != SIG_DFL) &&
+        real_sigaction(sig, act, NULL) != 0)
+        return -1;
+    if (old) {
+        memset(old, 0, sizeof(*old));
+        old->sa_handler = SIG_DFL;
+    }
+    return 0;
+}
+
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
 {
     (void)si;
@@ -322,7 +363,7 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
+    real_sigaction(sig, &dfl, NULL);
     raise(sig);
 }
 
@@ -338,14 +379,14 @@ static void install_signal_handlers(void)
     }
     for (unsigned i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
         struct sigaction old;
-        if (sigaction(fatal_signals[i], NULL, &old) != 0) continue;
+        if (real_sigaction(fatal_signals[i], NULL, &old) != 0) continue;
         if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue; /* the program's */
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_sigaction = on_fatal_signal;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
         sigfillset(&sa.sa_mask);
-        sigaction(fatal_signals[i], &sa, NULL);
+        real_sigaction(fatal_signals[i], &sa, NULL);
     }
 }
 
