@@ -6,6 +6,7 @@ tracker, a full disk, posix_spawn and vfork. tests/programs/hostile.c is the pro
 its modes leak 3 blocks of 100 bytes from leak_three first."""
 
 import os
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -89,6 +90,17 @@ class Hostile(MemtrackCase):
     def test_own_sigsegv_handler_exits(self):
         _, data = self.run_hostile(["segv_exit", "3"], rc=3)
         self.assertEqual(data["end"], {"reason": "_exit", "value": 3})
+        self.assertTotals(data, THREE)
+
+    def test_handlers_look_default(self):
+        # The program sees SIG_DFL where memtrack's handler is (as it would without memtrack),
+        # and setting SIG_DFL keeps the capture on that signal.
+        plain = run_proc([program("hostile"), "sigdfl"])
+        self.assertEqual(plain.returncode, -signal.SIGTERM)
+        res, data = self.run_hostile(["sigdfl"], rc=-signal.SIGTERM)
+        self.assertEqual(kv(plain.stdout, "int_default"), 1)
+        self.assertEqual(kv(res.stdout, "int_default"), 1)
+        self.assertEqual(data["end"], {"reason": "signal", "value": int(signal.SIGTERM)})
         self.assertTotals(data, THREE)
 
     def test_malloc_in_signal_handler(self):

@@ -15,6 +15,8 @@
  *                      until the handler ran 20 times)
  *   rlimit N           leaves 8 MiB of heap free, then limits its address space (RLIMIT_AS)
  *                      to what it has mapped plus 256 KiB and keeps N blocks of 16 bytes
+ *   sigdfl             prints whether SIGINT's action looks like SIG_DFL ("int_default 1"),
+ *                      sets SIGTERM to SIG_DFL with sigaction and raises it
  *   spawn PROG         runs `PROG exit 7` with posix_spawn and `PROG exit 5` with vfork and
  *                      execv, and then allocates 2 more blocks of 50 bytes (leak_after)
  */
@@ -258,6 +260,16 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "rlimit") == 0) return rlimit_as(arg_num(argc, argv, 2));
+    if (strcmp(mode, "sigdfl") == 0) {
+        struct sigaction old, dfl;
+        sigaction(SIGINT, NULL, &old);
+        put("int_default", !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL);
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &dfl, NULL);
+        raise(SIGTERM);
+        return 0;
+    }
     if (strcmp(mode, "spawn") == 0 && argc > 2) return spawn(argv[2]);
     put("unknown_mode", 1);
     return 2;
