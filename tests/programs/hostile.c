@@ -4,7 +4,7 @@
  *
  *   exit N             exit(N)
  *   threads64 N        64 threads each allocate N blocks and free N blocks the previous thread
- *                      allocated, through a ring per thread, all at once; each then leaks one
+ *                      allocated, through a queue per thread, all at once; each then leaks one
  *                      block of 8 * (its index + 1) bytes from leak_one (no leak_three)
  *   closefds N         closes every file descriptor (close_range), then exit(N)
  *   chdir DIR          changes directory to DIR, then exit(0)
@@ -26,11 +26,10 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <sched.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +58,13 @@ static long arg_num(int argc, char **argv, int i)
 /* ---- threads64 */
 
 #define NTHREADS 64
-#define RING     16
+#define RING     256
 
-static _Atomic(void *) ring[NTHREADS][RING];
+/* Thread t hands its blocks to thread t + 1 through ring[t]: a bounded queue with one producer
+ * and one consumer, whose semaphores put a waiting thread to sleep (no spinning: 64 threads
+ * share a few cores). */
+static void *ring[NTHREADS][RING];
+static sem_t filled[NTHREADS], room[NTHREADS];
 static long per_thread;
 
 /* Sizes the test computes too: 16 + (7 * thread + i) % 100. */
@@ -80,14 +83,14 @@ static void *churn(void *arg)
     long t = (long)arg, prev = (t + NTHREADS - 1) % NTHREADS;
     for (long i = 0; i < per_thread; i++) {
         void *p = malloc(block_size(t, i));
-        _Atomic(void *) *mine = &ring[t][i % RING];
-        while (atomic_load_explicit(mine, memory_order_acquire) != NULL)
-            sched_yield();
-        atomic_store_explicit(mine, p, memory_order_release);
-        _Atomic(void *) *theirs = &ring[prev][i % RING];
-        void *q;
-        while ((q = atomic_exchange_explicit(theirs, NULL, memory_order_acq_rel)) == NULL)
-            sched_yield();
+        while (sem_wait(&room[t]) != 0) {
+        }
+        ring[t][i % RING] = p;
+        sem_post(&filled[t]);
+        while (sem_wait(&filled[prev]) != 0) {
+        }
+        void *q = ring[prev][i % RING];
+        sem_post(&room[prev]);
         free(q);
     }
     return leak_one(t);
@@ -97,6 +100,10 @@ static int threads64(long n)
 {
     pthread_t th[NTHREADS];
     per_thread = n;
+    for (int t = 0; t < NTHREADS; t++) {
+        sem_init(&filled[t], 0, 0);
+        sem_init(&room[t], 0, RING);
+    }
     for (long t = 0; t < NTHREADS; t++)
         if (pthread_create(&th[t], NULL, churn, (void *)t) != 0) return 1;
     for (long t = 0; t < NTHREADS; t++) {
