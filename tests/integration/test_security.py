@@ -88,12 +88,13 @@ class CaptureFile(MemtrackCase):
         with open(target, "w") as f:
             f.write("keep me\n")
         out = os.path.join(d, "cap.mtc")
-        proc = subprocess.Popen([program("hostile"), "exit", "0"], cwd=d,
+        # The program waits for a byte on stdin, so the link is there before it ends.
+        proc = subprocess.Popen([program("hostile"), "stdin", "0"], cwd=d,
                                 env=dict(os.environ, LD_PRELOAD=PRELOAD, MEMTRACK_OUTPUT=out),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.PIPE)
         os.symlink(target, "%s.tmp.%d" % (out, proc.pid))
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(b"\n", timeout=60)
         self.assertEqual(proc.returncode, 0, err)
         with open(target) as f:
             self.assertEqual(f.read(), "keep me\n")

@@ -3,6 +3,7 @@
  * test needs as "key value" lines (progout.h: write(2), no stdio).
  *
  *   exit N             exit(N)
+ *   stdin N            reads a byte of stdin (waits for it), then exit(N)
  *   threads64 N        64 threads each allocate N blocks and free N blocks the previous thread
  *                      allocated, through a queue per thread, all at once; each then leaks one
  *                      block of 8 * (its index + 1) bytes from leak_one (no leak_three)
@@ -248,6 +249,11 @@ int main(int argc, char **argv)
     if (strcmp(mode, "threads64") == 0) return threads64(arg_num(argc, argv, 2));
     leak_three();
     if (strcmp(mode, "exit") == 0) exit((int)arg_num(argc, argv, 2));
+    if (strcmp(mode, "stdin") == 0) {
+        char byte;
+        if (read(0, &byte, 1) < 0) return 3;
+        exit((int)arg_num(argc, argv, 2));
+    }
     if (strcmp(mode, "closefds") == 0) {
         close_range(0, ~0u, 0);
         exit((int)arg_num(argc, argv, 2));
