@@ -12,8 +12,8 @@ packages=(build-essential cmake:cmake pkg-config libunwind-dev libdw-dev libelf-
           libcmocka-dev python3:python3 libprotobuf-c-dev protobuf-c-compiler:protoc-c
           zlib1g-dev nodejs:node npm:npm)
 if [ "${1:-}" = --test ]; then
-    packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium clang-14:clang-14
-               libclang-rt-14-dev)
+    packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium
+               sqlite3:sqlite3 git:git ruby:ruby perl:perl clang-14:clang-14 libclang-rt-14-dev)
 fi
 missing=()
 for entry in "${packages[@]}"; do

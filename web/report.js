@@ -194,16 +194,28 @@
   const details = document.getElementById('flame-details');
   let unit = 'bytes';
   function fmtWeight(v) { return unit === 'bytes' ? fmtBytes(v) : fmtCount(v) + ' ' + unit; }
+  // One thread's flame graphs (the threads that allocated most; see html.c), or all threads'.
+  const threadSelect = document.getElementById('flame-thread');
+  const threadFolded = new Map();
+  for (const t of data.threads || []) {
+    threadFolded.set(String(t.thread), t.folded);
+    threadSelect.append(el('option', {value: String(t.thread),
+      text: 'tid ' + t.tid + (t.name ? ' (' + t.name + ')' : '')}));
+  }
+  document.getElementById('flame-thread-box').hidden = threadFolded.size === 0;
   function drawFlame() {
     const weight = document.querySelector('input[name=weight]:checked').value;
     const set = document.querySelector('input[name=set]:checked').value;
     const [key, u] = WEIGHTS[set + '/' + weight];
     unit = u;
-    const lines = data.folded[key] || [];
+    const folded = threadSelect.value === '' ? data.folded : threadFolded.get(threadSelect.value);
+    const lines = folded[key] || [];
     const tree = buildTree(lines);
     flameBox.textContent = '';
-    document.getElementById('flame-empty').hidden = tree.value > 0;
+    document.getElementById('flame-unknown').hidden = key in folded;
+    document.getElementById('flame-empty').hidden = tree.value > 0 || !(key in folded);
     mt.flameWeight = key;
+    mt.flameThread = threadSelect.value;
     if (tree.value === 0) { mt.flame = null; return; }
     const chart = flamegraph()
       .width(Math.max(400, flameBox.clientWidth))
@@ -224,7 +236,7 @@
     mt.flame = chart;
     mt.flameTotal = tree.value;
   }
-  for (const r of document.querySelectorAll('input[name=weight], input[name=set]'))
+  for (const r of document.querySelectorAll('input[name=weight], input[name=set], #flame-thread'))
     r.addEventListener('change', drawFlame);
   document.getElementById('flame-search').addEventListener('input', e => {
     if (mt.flame) e.target.value ? mt.flame.search(e.target.value) : mt.flame.clear();

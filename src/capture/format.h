@@ -25,8 +25,10 @@ typedef enum mt_fmt_section_e {
     MT_SEC_STAGES = 8,
     MT_SEC_NAMES = 9,
     MT_SEC_TIMELINE = 10,
+    MT_SEC_THREAD_NODES = 11,
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
+#define MT_SEC_LAST MT_SEC_THREAD_NODES /* the highest known type but END */
 
 /* Why the capture was written (META.end_reason). */
 typedef enum mt_fmt_end_e {
@@ -43,21 +45,24 @@ typedef enum mt_fmt_frames_e {
 } mt_fmt_frames_t;
 
 /* META.flags */
-#define MT_META_DEGRADED  0x1u /* the engine ran out of its own memory: some events were dropped */
-#define MT_META_FORKED    0x2u /* this process is a fork() child of parent_pid */
-#define MT_META_TRUNCSTK  0x4u /* some call paths were cut at the depth limit */
-#define MT_META_STACKLESS 0x8u /* call paths were not recorded (frames are all empty) */
+#define MT_META_DEGRADED  0x1u  /* the engine ran out of its own memory: some events were dropped */
+#define MT_META_FORKED    0x2u  /* this process is a fork() child of parent_pid */
+#define MT_META_TRUNCSTK  0x4u  /* some call paths were cut at the depth limit */
+#define MT_META_STACKLESS 0x8u  /* call paths were not recorded (frames are all empty) */
+#define MT_META_FOLLOWED  0x10u /* started by a tracked process (--follow-children) */
 
 /* Fixed sizes of the records, for validation. */
-#define MT_FMT_META_FIXED   72u  /* numeric part of META, before its strings */
-#define MT_FMT_TOTALS_SIZE  96u  /* twelve u64 */
-#define MT_FMT_NODE_SIZE    68u  /* u32 parent, u64 frame, seven u64 figures */
-#define MT_FMT_THREAD_FIXED 104u /* thirteen u64, then the name */
-#define MT_FMT_LIVE_SIZE    24u  /* u64 address, u64 size, u32 node, u32 thread */
-#define MT_FMT_CLASS_FIXED  36u  /* after the name: four u64 counts, u32 depth */
-#define MT_FMT_STAGE_FIXED  36u  /* after the name: four u64, u32 count of contributors */
-#define MT_FMT_CONTRIB_SIZE 20u  /* u32 node, u64 blocks, u64 bytes */
-#define MT_FMT_SAMPLE_SIZE  32u  /* u64 t_ns, live_bytes, live_blocks, rss_bytes */
+#define MT_FMT_META_FIXED    72u        /* numeric part of META, before its strings */
+#define MT_FMT_TOTALS_SIZE   96u        /* twelve u64 */
+#define MT_FMT_NODE_SIZE     68u        /* u32 parent, u64 frame, seven u64 figures */
+#define MT_FMT_THREAD_FIXED  104u       /* thirteen u64, then the name */
+#define MT_FMT_LIVE_SIZE     24u        /* u64 address, u64 size, u32 node, u32 thread */
+#define MT_FMT_CLASS_FIXED   36u        /* after the name: four u64 counts, u32 depth */
+#define MT_FMT_STAGE_FIXED   36u        /* after the name: four u64, u32 count of contributors */
+#define MT_FMT_CONTRIB_SIZE  20u        /* u32 node, u64 blocks, u64 bytes */
+#define MT_FMT_SAMPLE_SIZE   32u        /* u64 t_ns, live_bytes, live_blocks, rss_bytes */
+#define MT_FMT_TNODE_SIZE    48u        /* u32 thread, u32 node, five u64 figures */
+#define MT_FMT_THREAD_MERGED UINT32_MAX /* THREAD_NODES: figures of merged ended threads */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */

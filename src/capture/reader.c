@@ -76,6 +76,14 @@ static const char *section_name(uint32_t type)
         return "CLASSES";
     case MT_SEC_LIVE:
         return "LIVE";
+    case MT_SEC_STAGES:
+        return "STAGES";
+    case MT_SEC_NAMES:
+        return "NAMES";
+    case MT_SEC_TIMELINE:
+        return "TIMELINE";
+    case MT_SEC_THREAD_NODES:
+        return "THREAD_NODES";
     case MT_SEC_END:
         return "END";
     default:
@@ -416,6 +424,61 @@ static int live_count(mt_cursor_t *c, uint64_t *count, char *err, size_t errlen)
 
 /* LIVE may come in several sections (the writer emits one per shard of its table): the live
  * blocks are all of them together. Runs after scan_sections validated every section header. */
+static int parse_thread_nodes(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, 4, "its count", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t count = le32(p);
+    if (count > c->left / MT_FMT_TNODE_SIZE)
+        return fail(err, errlen,
+                    "corrupt: THREAD_NODES count %" PRIu32 " does not fit in %zu bytes", count,
+                    c->left);
+    cap->tnodes = calloc(count ? count : 1, sizeof *cap->tnodes);
+    if (cap->tnodes == NULL) return fail(err, errlen, "out of memory");
+    cap->has_tnodes = 1;
+    for (uint32_t i = 0; i < count; i++) {
+        p = take(c, MT_FMT_TNODE_SIZE, "a record", err, errlen);
+        if (p == NULL) return -1;
+        mt_cap_tnode_t *r = &cap->tnodes[i];
+        r->thread = le32(p);
+        r->node = le32(p + 4);
+        r->allocations = le64(p + 8);
+        r->allocated_bytes = le64(p + 16);
+        r->temporary = le64(p + 24);
+        r->peak_blocks = le64(p + 32);
+        r->peak_bytes = le64(p + 40);
+        if (r->thread != MT_CAP_THREAD_MERGED && r->thread >= cap->nthreads)
+            return fail(err, errlen,
+                        "corrupt: THREAD_NODES record %" PRIu32 " refers to thread %" PRIu32
+                        " (the capture has %zu)",
+                        i, r->thread, cap->nthreads);
+        if (r->node >= cap->nnodes)
+            return fail(err, errlen,
+                        "corrupt: THREAD_NODES record %" PRIu32 " refers to node %" PRIu32
+                        " (the capture has %zu)",
+                        i, r->node, cap->nnodes);
+        cap->ntnodes = i + 1;
+    }
+    p = take(c, 4, "the count of merged threads", err, errlen);
+    if (p == NULL) return -1;
+    uint32_t nmerged = le32(p);
+    if (nmerged > c->left / 4)
+        return fail(err, errlen, "corrupt: THREAD_NODES merged count %" PRIu32 " does not fit",
+                    nmerged);
+    for (uint32_t i = 0; i < nmerged; i++) {
+        p = take(c, 4, "a merged thread", err, errlen);
+        if (p == NULL) return -1;
+        uint32_t t = le32(p);
+        if (t >= cap->nthreads)
+            return fail(err, errlen,
+                        "corrupt: THREAD_NODES names merged thread %" PRIu32
+                        " (the capture has %zu)",
+                        t, cap->nthreads);
+        cap->threads[t].figures_merged = 1;
+    }
+    return expect_consumed(c, err, errlen);
+}
+
 static int parse_live(mt_capture_t *cap, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
     uint64_t total = 0;
@@ -453,9 +516,7 @@ static int parse_live(mt_capture_t *cap, const uint8_t *data, size_t len, char *
     return 0;
 }
 
-/* The first record with parent 0 and frame 0 holds the root's figures (allocations recorded
- * without frames); returns its id, or 0 when there is none. */
-static size_t root_alias(const mt_capture_t *cap)
+size_t mt__capture_root_alias(const mt_capture_t *cap)
 {
     for (size_t id = 1; id < cap->nnodes; id++)
         if (cap->nodes[id].parent == 0 && cap->nodes[id].frame == 0) return id;
@@ -465,7 +526,7 @@ static size_t root_alias(const mt_capture_t *cap)
 /* LIVE against the nodes and TOTALS: the report shows node figures and trusts them to add up. */
 static int check_live(mt_capture_t *cap, char *err, size_t errlen)
 {
-    size_t alias = root_alias(cap);
+    size_t alias = mt__capture_root_alias(cap);
     if (alias != 0) {
         mt_cap_node_t *r = &cap->nodes[0], *a = &cap->nodes[alias];
         r->allocations = a->allocations;
@@ -538,9 +599,51 @@ out:
     return rc;
 }
 
+/* THREAD_NODES against NODES: each node's figures are the sums of its threads'. */
+static int check_thread_nodes(mt_capture_t *cap, char *err, size_t errlen)
+{
+    if (!cap->has_tnodes) return 0;
+    size_t alias = mt__capture_root_alias(cap);
+    mt_cap_node_t *sums = calloc(cap->nnodes, sizeof *sums);
+    if (sums == NULL) return fail(err, errlen, "out of memory");
+    int rc = -1;
+    for (size_t i = 0; i < cap->ntnodes; i++) {
+        const mt_cap_tnode_t *r = &cap->tnodes[i];
+        mt_cap_node_t *n = &sums[r->node];
+        if (__builtin_add_overflow(n->allocations, r->allocations, &n->allocations) ||
+            __builtin_add_overflow(n->allocated_bytes, r->allocated_bytes, &n->allocated_bytes) ||
+            __builtin_add_overflow(n->temporary, r->temporary, &n->temporary) ||
+            __builtin_add_overflow(n->peak_blocks, r->peak_blocks, &n->peak_blocks) ||
+            __builtin_add_overflow(n->peak_bytes, r->peak_bytes, &n->peak_bytes)) {
+            fail(err, errlen, "corrupt: THREAD_NODES figures overflow");
+            goto out;
+        }
+    }
+    for (size_t id = 0; id < cap->nnodes; id++) {
+        /* The root's stand-in record repeats node 0's figures; the records name node 0. */
+        static const mt_cap_node_t zero;
+        const mt_cap_node_t *n = id != 0 && id == alias ? &zero : &cap->nodes[id], *s = &sums[id];
+        if (n->allocations != s->allocations || n->allocated_bytes != s->allocated_bytes ||
+            n->temporary != s->temporary || n->peak_blocks != s->peak_blocks ||
+            n->peak_bytes != s->peak_bytes) {
+            fail(err, errlen,
+                 "corrupt: node %zu has %" PRIu64 " allocations of %" PRIu64 " bytes (%" PRIu64
+                 " blocks at the peak), its threads' add up to %" PRIu64 " of %" PRIu64 " (%" PRIu64
+                 ")",
+                 id, n->allocations, n->allocated_bytes, n->peak_blocks, s->allocations,
+                 s->allocated_bytes, s->peak_blocks);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(sums);
+    return rc;
+}
+
 /* Walks the section headers: bounds, duplicates, END last and its checksum. Fills secs[type]
  * for the known types. */
-static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_TIMELINE + 1],
+static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_SEC_LAST + 1],
                          char *err, size_t errlen)
 {
     size_t pos = MT_FMT_HEADER_SIZE;
@@ -553,7 +656,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
         uint32_t type = le32(data + pos);
         uint32_t flags = le32(data + pos + 4);
         uint64_t length = le64(data + pos + 8);
-        bool known = (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) || type == MT_SEC_END;
+        bool known = (type >= MT_SEC_META && type <= MT_SEC_LAST) || type == MT_SEC_END;
         /* Flags are reserved (0). END's header is the one part of the file the hash does not
          * cover, so this check is what catches damage there. */
         if (known && flags != 0)
@@ -580,7 +683,7 @@ static int scan_sections(const uint8_t *data, size_t len, mt_section_t secs[MT_S
                 return fail(err, errlen, "corrupt: checksum mismatch");
             return 0;
         }
-        if (type >= MT_SEC_META && type <= MT_SEC_TIMELINE) {
+        if (type >= MT_SEC_META && type <= MT_SEC_LAST) {
             if (secs[type].seen && type != MT_SEC_LIVE)
                 return fail(err, errlen, "corrupt: duplicate %s section", section_name(type));
             secs[type].seen = true;
@@ -611,7 +714,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         return fail(err, errlen, "corrupt: header size %" PRIu32 " (expected %u)", hsize,
                     MT_FMT_HEADER_SIZE);
 
-    mt_section_t secs[MT_SEC_TIMELINE + 1] = {0};
+    mt_section_t secs[MT_SEC_LAST + 1] = {0};
     if (scan_sections(data, len, secs, err, errlen) != 0) return -1;
     if (!secs[MT_SEC_META].seen) return fail(err, errlen, "corrupt: no META section");
     if (!secs[MT_SEC_TOTALS].seen) return fail(err, errlen, "corrupt: no TOTALS section");
@@ -624,9 +727,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_MODULES] = parse_modules,   [MT_SEC_NODES] = parse_nodes,
         [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
         [MT_SEC_STAGES] = parse_stages,     [MT_SEC_NAMES] = parse_names,
-        [MT_SEC_TIMELINE] = parse_timeline,
+        [MT_SEC_TIMELINE] = parse_timeline, [MT_SEC_THREAD_NODES] = parse_thread_nodes,
     };
-    for (uint32_t type = MT_SEC_META; type <= MT_SEC_TIMELINE; type++) {
+    for (uint32_t type = MT_SEC_META; type <= MT_SEC_LAST; type++) {
         if (!secs[type].seen || type == MT_SEC_LIVE) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
@@ -647,7 +750,9 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         fail(err, errlen, "out of memory");
         goto bad;
     }
-    if (check_live(cap, err, errlen) != 0 || check_markers(cap, err, errlen) != 0) goto bad;
+    if (check_live(cap, err, errlen) != 0 || check_thread_nodes(cap, err, errlen) != 0 ||
+        check_markers(cap, err, errlen) != 0)
+        goto bad;
     if (out != NULL)
         *out = cap;
     else
@@ -736,5 +841,6 @@ void mt__capture_free(mt_capture_t *cap)
     }
     free(cap->named);
     free(cap->samples);
+    free(cap->tnodes);
     free(cap);
 }

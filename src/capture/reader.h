@@ -35,7 +35,18 @@ typedef struct mt_cap_thread_s {
     uint64_t live_blocks, live_bytes, peak_bytes, peak_time_ns;
     uint64_t temporary, unknown_frees, start_ns, end_ns;
     char *name; /* NUL-terminated copy, may be "" */
+    /* It ended and its call-path figures were merged with other ended threads' (THREAD_NODES
+     * thread MT_CAP_THREAD_MERGED): its own are not known. */
+    int figures_merged;
 } mt_cap_thread_t;
+
+/* A call path's figures of the allocations one thread made (THREAD_NODES). */
+#define MT_CAP_THREAD_MERGED UINT32_MAX /* of the threads whose figures were merged */
+typedef struct mt_cap_tnode_s {
+    uint32_t thread; /* index in threads, or MT_CAP_THREAD_MERGED */
+    uint32_t node;
+    uint64_t allocations, allocated_bytes, temporary, peak_blocks, peak_bytes;
+} mt_cap_tnode_t;
 
 typedef struct mt_cap_live_s {
     uint64_t address, size;
@@ -99,6 +110,9 @@ typedef struct mt_capture_s {
     mt_cap_stage_t *stages;
     size_t nnamed;
     mt_cap_named_t *named;
+    int has_tnodes; /* a THREAD_NODES section was present (0 in older captures) */
+    size_t ntnodes;
+    mt_cap_tnode_t *tnodes;
     size_t nsamples; /* 0 when the capture has no timeline */
     uint64_t sample_interval_ns;
     mt_cap_sample_t *samples;
@@ -115,5 +129,10 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
                       size_t errlen);
 
 void mt__capture_free(mt_capture_t *cap);
+
+/* The id of the NODES record standing for the root (parent 0, frame 0: the figures of
+ * allocations recorded without frames, which LIVE and THREAD_NODES give as node 0), or 0 when
+ * there is none. */
+size_t mt__capture_root_alias(const mt_capture_t *cap);
 
 #endif

@@ -121,7 +121,8 @@ typedef struct scan_s {
     mt_wbuf_t *w;
     mt_node_figs_t *figs; /* NULL when there was no memory for them */
     uint32_t nnodes, nthreads;
-    uint64_t peak;
+    uint64_t peak, peak_tag;
+    mt_nodemap_t *tfigs;   /* node figures by allocating thread (engine.h); may be NULL */
     uint64_t *thread_live; /* 2 per thread: blocks, bytes; may be NULL */
     uint64_t live_blocks, live_bytes;
 } scan_t;
@@ -145,6 +146,10 @@ static void write_block(const mt_block_t *b, void *ctx)
     sc->live_blocks++;
     sc->live_bytes += b->size;
     if (sc->figs) mt__node_figs_add_live(sc->figs, sc->nnodes, b, sc->peak);
+    if (sc->tfigs && mt__thread_figs_add_live(&sc->tfigs, b, sc->peak, sc->peak_tag) != 0) {
+        mt__nodemap_free(sc->tfigs); /* no memory: the capture goes without THREAD_NODES */
+        sc->tfigs = NULL;
+    }
     if (sc->thread_live) {
         sc->thread_live[2 * b->thread]++;
         sc->thread_live[2 * b->thread + 1] += b->size;
@@ -233,6 +238,43 @@ static void write_threads(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc, mt_tim
         mt__wbuf_u64(w, mt_load_relaxed(&t->end_ns));
         mt__wbuf_str(w, t->name, str_len(t->name));
     }
+}
+
+/* A THREAD_NODES record's slot: in the snapshot, of a known owner, with a figure. */
+static bool tnode_kept(const scan_t *sc, const mt_nstat_t *s)
+{
+    if (!s->key || s->key - 1 >= sc->nnodes) return false;
+    if (s->owner != MT_OWNER_MERGED && (s->owner == 0 || s->owner - 1 >= sc->nthreads))
+        return false;
+    return s->allocations || s->temporary || (s->peak_tag == sc->peak_tag && s->peak_blocks);
+}
+
+/* The node figures by allocating thread; then the threads whose figures were merged. */
+static void write_thread_nodes(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
+{
+    const mt_nodemap_t *m = sc->tfigs;
+    uint32_t count = 0, nmerged = 0;
+    for (uint32_t i = 0; i <= m->mask; i++)
+        count += tnode_kept(sc, &m->slots[i]);
+    for (uint32_t i = 0; i < sc->nthreads; i++)
+        nmerged += mt_load_relaxed(&mt__engine_thread(e, i)->figures_merged) != 0; /* set once */
+    section(w, MT_SEC_THREAD_NODES, 4 + (uint64_t)MT_FMT_TNODE_SIZE * count + 4 + 4ull * nmerged);
+    mt__wbuf_u32(w, count);
+    for (uint32_t i = 0; i <= m->mask; i++) {
+        const mt_nstat_t *s = &m->slots[i];
+        if (!tnode_kept(sc, s)) continue;
+        bool at_peak = s->peak_tag == sc->peak_tag;
+        mt__wbuf_u32(w, s->owner == MT_OWNER_MERGED ? MT_FMT_THREAD_MERGED : s->owner - 1);
+        mt__wbuf_u32(w, s->key - 1);
+        mt__wbuf_u64(w, s->allocations);
+        mt__wbuf_u64(w, s->bytes);
+        mt__wbuf_u64(w, s->temporary);
+        mt__wbuf_u64(w, at_peak ? s->peak_blocks : 0);
+        mt__wbuf_u64(w, at_peak ? s->peak_bytes : 0);
+    }
+    mt__wbuf_u32(w, nmerged);
+    for (uint32_t i = 0; i < sc->nthreads; i++)
+        if (mt_load_relaxed(&mt__engine_thread(e, i)->figures_merged)) mt__wbuf_u32(w, i);
 }
 
 static void write_stage(mt_wbuf_t *w, mt_engine_t *e, const mt_stage_t *st, mt_timebase_t now)
@@ -401,8 +443,15 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     else
         mt__wbuf_u32(w, 0);
 
-    if (sc.figs)
-        mt__engine_node_figures(e, sc.figs, sc.nnodes, mt__peak_tag(e, tot.peak_bytes), self);
+    sc.peak_tag = mt__peak_tag(e, tot.peak_bytes);
+    if (sc.figs) {
+        /* The node figures are the sums of the thread figures, so the two always agree. */
+        sc.tfigs = mt__engine_thread_figures(e, self);
+        if (sc.tfigs)
+            mt__node_figs_add_map(sc.figs, sc.nnodes, sc.tfigs, sc.peak_tag);
+        else
+            mt__engine_node_figures(e, sc.figs, sc.nnodes, sc.peak_tag, self);
+    }
 
     write_live(e, &sc, self);
 
@@ -421,14 +470,25 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
         tot.peak_time_ns = mt__engine_ticks_ns(e, now, e->best_ticks);
         for (uint32_t i = 0; sc.figs && i < sc.nnodes; i++)
             sc.figs[i].peak_blocks = sc.figs[i].peak_bytes = 0;
+        /* The thread figures get those contributors under a tag of their own (a peak tag's
+         * period never reaches 2^16). */
+        sc.peak_tag = UINT64_MAX;
         for (uint32_t i = 0; sc.figs && i < e->nbest; i++) {
-            if (e->best[i].node >= sc.nnodes) continue;
-            sc.figs[e->best[i].node].peak_blocks += e->best[i].blocks;
-            sc.figs[e->best[i].node].peak_bytes += e->best[i].bytes;
+            const mt_contrib_t *b = &e->best[i];
+            if (b->node >= sc.nnodes) continue;
+            sc.figs[b->node].peak_blocks += b->blocks;
+            sc.figs[b->node].peak_bytes += b->bytes;
+            mt_nstat_t *s = sc.tfigs ? mt__nodemap_slot_grow(&sc.tfigs, b->node, b->owner) : NULL;
+            if (s) mt__nstat_add_peak(s, sc.peak_tag, b->blocks, b->bytes);
+            if (sc.tfigs && !s) {
+                mt__nodemap_free(sc.tfigs);
+                sc.tfigs = NULL;
+            }
         }
     }
     write_nodes(w, e, &sc);
     write_threads(w, e, &sc, now);
+    if (sc.tfigs) write_thread_nodes(w, e, &sc);
     write_classes(w, e);
     write_stages(w, e, &current, now);
     write_names(w, e, self);
@@ -437,6 +497,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
 
     mt__arena_free(sc.figs, figs_len);
     mt__arena_free(sc.thread_live, tl_len);
+    if (sc.tfigs) mt__nodemap_free(sc.tfigs);
 
     uint64_t hash = w->hash;
     section(w, MT_SEC_END, 8);
@@ -448,18 +509,12 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
 static int temp_name(char *out, size_t cap, const char *path, uint64_t pid)
 {
     char digits[24];
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + pid % 10);
-        pid /= 10;
-    } while (pid);
+    size_t nd = (size_t)(mt__os_fmt_u64(digits, pid) - digits);
     size_t plen = strlen(path);
     if (plen + 5 + nd + 1 > cap) return -1;
     memcpy(out, path, plen);
     memcpy(out + plen, ".tmp.", 5);
-    for (size_t i = 0; i < nd; i++)
-        out[plen + 5 + i] = digits[nd - 1 - i];
-    out[plen + 5 + nd] = '\0';
+    memcpy(out + plen + 5, digits, nd + 1);
     return 0;
 }
 

@@ -46,6 +46,12 @@ typedef struct mt_cli_args_s {
 int mt__cli_parse(const char *cmd, unsigned accepts, size_t max_paths, void (*help)(FILE *),
                   int argc, char **argv, mt_cli_args_t *args);
 
+/* After `memtrack run --follow-children`: lists on stderr the captures matching `pattern`
+ * (but main_path) written since `since` by processes descending from `pid` (run_children.c). */
+struct timespec;
+void mt__run_list_children(const char *pattern, const char *main_path, uint64_t pid,
+                           const struct timespec *since);
+
 /* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"), or -1 (run.c). */
 int mt__cli_signal(const char *s);
 

@@ -1,6 +1,6 @@
 /* `memtrack folded` and `memtrack flamegraph`: the call paths of a capture as collapsed stacks
  * (flamegraph.pl, inferno and speedscope read them), or drawn as a self-contained SVG flame
- * graph. Both choose what a path weighs and may keep one thread's live blocks. */
+ * graph. Both choose what a path weighs and may keep what one thread allocated. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@
     "  --weight W    what a path weighs: allocations or bytes (allocated during the\n"   \
     "                run), live-blocks or live-bytes (still allocated at its end; the\n" \
     "                default), peak-bytes or peak-blocks (allocated at the peak)\n"      \
-    "  --thread TID  only the blocks allocated by thread TID (live weights only)\n"      \
+    "  --thread TID  only what thread TID allocated\n"                                   \
     "  --match TEXT  only call paths with a frame whose function, file or module\n"      \
     "                contains TEXT\n"
 
@@ -112,11 +112,6 @@ static int stacks_command(int argc, char **argv, bool svg)
     mt_folded_weight_t weight = args.weight;
     bool by_thread = args.by_thread;
     uint64_t tid = args.tid;
-    if (by_thread && weight != MT_FOLDED_LIVE_BYTES && weight != MT_FOLDED_LIVE_BLOCKS)
-        return mt__cli_usage_error(cmd,
-                                   "--thread is not possible with --weight %s: only live blocks "
-                                   "record their thread (use live-bytes or live-blocks)",
-                                   mt__folded_weight_name(weight));
     if (path == NULL) return mt__cli_usage_error(cmd, "no capture file given");
 
     mt_capture_t *cap = mt__cli_read_capture(path);
@@ -135,6 +130,13 @@ static int stacks_command(int argc, char **argv, bool svg)
             status = 2;
             goto done;
         }
+    }
+    char why[256];
+    if (by_thread && mt__folded_threads_check(cap, threads, weight, why, sizeof why) != NULL) {
+        fprintf(stderr, "memtrack %s: --thread %" PRIu64 " --weight %s: %s\n", cmd, tid,
+                mt__folded_weight_name(weight), why);
+        status = 2;
+        goto done;
     }
     sym = mt__sym_new(cap, stderr);
     if (sym == NULL || (by_thread && threads == NULL)) {

@@ -5,12 +5,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capture/format.h"
@@ -27,13 +29,14 @@ typedef struct run_opts_s {
     unsigned depth;     /* 0: the tracker's default */
     const char *mode;   /* --mode: NULL for the default */
     int snapshot_sig;   /* --snapshot-signal: 0 for none */
+    bool follow;        /* --follow-children */
     char **argv;        /* the program and its arguments */
 } run_opts_t;
 
 static void run_usage(FILE *f)
 {
     fputs("usage: memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
-          "                    [--] PROGRAM [ARGS...]\n"
+          "                    [--follow-children] [--] PROGRAM [ARGS...]\n"
           "  -o, --output FILE      where to write the capture (default\n"
           "                         ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
           "  --depth N              frames kept per call path, 1 to 256 (default 64)\n"
@@ -41,7 +44,11 @@ static void run_usage(FILE *f)
           "                         counts only, with call paths for the classes that ask\n"
           "  --snapshot-signal SIG  the signal on which the program writes a snapshot\n"
           "                         (memtrack snapshot PID sends it): a number, a name like\n"
-          "                         USR2 or RTMAX-2 (the default), or none\n",
+          "                         USR2 or RTMAX-2 (the default), or none\n"
+          "  --follow-children      track the programs it starts too (exec, posix_spawn,\n"
+          "                         system...): each process and exec'd image writes a\n"
+          "                         capture of its own (%p: PID, or PID.N for the Nth image\n"
+          "                         exec'd in process PID)\n",
           f);
 }
 
@@ -105,6 +112,10 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             run_usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--follow-children")) {
+            o->follow = true;
+            continue;
         }
         static const char *const with_value[] = {"--output", "--depth", "--mode",
                                                  "--snapshot-signal"};
@@ -222,6 +233,7 @@ static void exec_child(const run_opts_t *o, const char *preload, const char *pat
     char sig[16];
     snprintf(sig, sizeof(sig), "%d", o->snapshot_sig);
     setenv("MEMTRACK_SNAPSHOT_SIGNAL", o->snapshot_sig ? sig : "none", 1);
+    if (o->follow) setenv("MEMTRACK_FOLLOW_CHILDREN", "1", 1); /* else the environment's */
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     execvp(o->argv[0], o->argv);
@@ -319,6 +331,9 @@ int mt__cmd_run(int argc, char **argv)
     signal(SIGTERM, forward_signal);
     signal(SIGHUP, forward_signal);
 
+    struct timespec since;
+    clock_gettime(CLOCK_REALTIME, &since);
+    since.tv_sec -= 1; /* file times may be a clock tick behind */
     fflush(NULL);
     child_pid = fork();
     if (child_pid < 0) {
@@ -351,5 +366,8 @@ int mt__cmd_run(int argc, char **argv)
     char path[PATH_MAX];
     expand_pid(pattern, child_pid, path, sizeof(path));
     print_summary(path);
+    const char *follow = getenv("MEMTRACK_FOLLOW_CHILDREN");
+    if (o.follow || (follow && !strcmp(follow, "1")))
+        mt__run_list_children(pattern, path, (uint64_t)child_pid, &since);
     return pass_status(status);
 }

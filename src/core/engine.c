@@ -28,6 +28,7 @@ mt_engine_t *mt__engine_create(const mt_config_t *config)
     e->period_ticks = e->start_ticks;
     e->start_realtime_ns = mt__os_realtime_ns();
     e->retired = mt__nodemap_new(64);
+    e->retired_keep = MT_RETIRED_KEEP;
     if (!e->retired || mt__live_init(&e->live) != 0 || mt__tree_init(&e->tree) != 0 ||
         mt__classes_init(&e->classes) != 0) {
         mt__engine_destroy(e);
@@ -125,8 +126,8 @@ static uint32_t intern(mt_thread_t *t, uint32_t cls, const uint64_t *frames, uns
     return node;
 }
 
-/* The figures of `node` in the thread's own map, growing the map when needed. */
-static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node)
+/* The figures of (node, owner) in the thread's own map, growing the map when needed. */
+static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node, uint32_t owner)
 {
     if (!t->map) {
         mt_nodemap_t *m = mt__nodemap_new(256);
@@ -135,7 +136,7 @@ static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node)
         t->map = m;
         mt_unlock(&t->maplock);
     }
-    mt_nstat_t *s = mt__nodemap_slot(t->map, node);
+    mt_nstat_t *s = mt__nodemap_slot(t->map, node, owner);
     if (s) return s;
     mt_nodemap_t *g = mt__nodemap_grown(t->map);
     if (!g) return NULL;
@@ -144,7 +145,7 @@ static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node)
     t->map = g;
     mt_unlock(&t->maplock);
     mt__nodemap_free(old);
-    return mt__nodemap_slot(g, node);
+    return mt__nodemap_slot(g, node, owner);
 }
 
 /* ---- the global pair */
@@ -199,7 +200,7 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
         mt_store_relaxed(&t->peak_bytes, live);
         mt_store_relaxed(&t->peak_ticks, ticks ? ticks : mt__os_ticks());
     }
-    mt_nstat_t *ns = node_stat(t, node);
+    mt_nstat_t *ns = node_stat(t, node, 0);
     if (ns) {
         mt_owner_add(&ns->allocations, 1);
         mt_owner_add(&ns->bytes, size);
@@ -265,12 +266,14 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
         t->last_alloc = 0; /* frees of other blocks in between do not matter; allocations do */
     }
     if (temporary || at_peak) {
-        mt_nstat_t *ns = node_stat(t, b->node);
+        /* Figures go to the thread that allocated the block: temporary ones are always this
+         * thread's; a peak block of another thread's is filed under that thread as owner. */
+        mt_nstat_t *ns = node_stat(t, b->node, own ? 0 : b->thread + 1);
         if (!ns) {
             drop(e);
         } else {
             if (temporary) mt_owner_add(&ns->temporary, 1);
-            if (at_peak) mt__nstat_add_peak(ns, mt__peak_tag(e, after.hi), b->size);
+            if (at_peak) mt__nstat_add_peak(ns, mt__peak_tag(e, after.hi), 1, b->size);
         }
     }
 }
@@ -374,6 +377,7 @@ int mt__engine_clear(mt_engine_t *e)
         for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
             mt_store_relaxed(counters[c], 0);
         t->last_alloc = 0;
+        mt_store_relaxed(&t->figures_merged, 0);
         if (t->map) memset(t->map->slots, 0, sizeof(mt_nstat_t) * (t->map->mask + 1u));
         if (t->map) t->map->used = 0;
     }
@@ -436,7 +440,8 @@ bool mt__engine_quiesce(mt_engine_t *e, const mt_thread_t *self, uint64_t max_ns
     return true;
 }
 
-static void add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m, uint64_t peak_tag)
+void mt__node_figs_add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m,
+                           uint64_t peak_tag)
 {
     for (uint32_t i = 0; i <= m->mask; i++) {
         const mt_nstat_t *s = &m->slots[i];
@@ -460,12 +465,42 @@ void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnod
     for (uint32_t i = 0; i < n; i++) {
         mt_thread_t *t = mt__engine_thread(e, i);
         bool locked = mt_lock_unless_mine(&t->maplock, self);
-        if (t->map) add_map(figs, nnodes, t->map, peak_tag);
+        if (t->map) mt__node_figs_add_map(figs, nnodes, t->map, peak_tag);
         if (locked) mt_unlock(&t->maplock);
     }
     bool locked = mt_lock_unless_mine(&e->retired_lock, self);
-    add_map(figs, nnodes, e->retired, peak_tag);
+    mt__node_figs_add_map(figs, nnodes, e->retired, peak_tag);
     if (locked) mt_unlock(&e->retired_lock);
+}
+
+mt_nodemap_t *mt__engine_thread_figures(mt_engine_t *e, uint32_t self)
+{
+    mt_nodemap_t *m = mt__nodemap_new(256);
+    int r = m ? 0 : -1;
+    uint32_t n = mt__engine_thread_count(e);
+    for (uint32_t i = 0; r == 0 && i < n; i++) {
+        mt_thread_t *t = mt__engine_thread(e, i);
+        bool locked = mt_lock_unless_mine(&t->maplock, self);
+        if (t->map) r = mt__nodemap_merge(&m, t->map, t->index + 1);
+        if (locked) mt_unlock(&t->maplock);
+    }
+    if (r == 0) {
+        bool locked = mt_lock_unless_mine(&e->retired_lock, self);
+        r = mt__nodemap_merge(&m, e->retired, MT_OWNER_MERGED); /* it has no slot of owner 0 */
+        if (locked) mt_unlock(&e->retired_lock);
+    }
+    if (r == 0) return m;
+    if (m) mt__nodemap_free(m);
+    return NULL;
+}
+
+int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag)
+{
+    if (b->peak_before >= peak) return 0;
+    mt_nstat_t *s = mt__nodemap_slot_grow(m, b->node, b->thread + 1);
+    if (!s) return -1;
+    mt__nstat_add_peak(s, tag, 1, b->size);
+    return 0;
 }
 
 uint64_t mt__engine_memory(mt_engine_t *e)

@@ -22,6 +22,7 @@
 #define MT_PCACHE_SIZE   1024 /* per-thread call-path cache entries */
 #define MT_THREAD_DIR    1024 /* thread registry: MT_THREAD_DIR chunks of 1024 records */
 #define MT_THREADS_MAX   (MT_THREAD_DIR * 1024)
+#define MT_RETIRED_KEEP  (1u << 16) /* retired node figures kept per thread (threads.c) */
 
 typedef struct mt_engine_s mt_engine_t;
 
@@ -32,9 +33,10 @@ typedef struct mt_timebase_s {
     uint64_t ns, ticks;
 } mt_timebase_t;
 
-/* A call path's share of a peak. */
+/* A call path's share of a peak (and the allocating thread's, where kept). */
 typedef struct mt_contrib_s {
     uint32_t node;
+    uint32_t owner; /* thread index + 1 (MT_OWNER_MERGED: unknown); 0 where not kept */
     uint64_t blocks, bytes;
 } mt_contrib_t;
 
@@ -96,6 +98,8 @@ typedef struct mt_thread_s {
     _Atomic uint64_t gpeak_value, gpeak_ticks; /* the last global peak it set (a peak tag), when */
     uint64_t last_alloc;                       /* for temporary allocations */
     int no_events; /* set while this thread runs callbacks: it queues no events */
+    /* 1 once the thread ended and its node figures were merged with other ended threads'. */
+    _Atomic uint32_t figures_merged;
 
     /* 1 while the owner is recording an event: the capture writer waits for it to drop to 0
      * (mt__engine_quiesce) so that a capture is one consistent moment. */
@@ -129,6 +133,7 @@ struct mt_engine_s {
 
     mt_lock_t retired_lock; /* figures of node maps of threads that ended */
     mt_nodemap_t *retired;
+    uint32_t retired_keep; /* MT_RETIRED_KEEP (tests lower it) */
 
     _Atomic uint64_t dropped; /* events lost for lack of engine memory, or missed frees */
     _Atomic uint32_t flags;
@@ -255,6 +260,21 @@ typedef struct mt_node_figs_s {
  * freed after the peak `peak`. `self` is the calling thread's lock id (0 if none). */
 void mt__engine_node_figures(mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes, uint64_t peak,
                              uint32_t self);
+
+/* Adds the figures of map m (any owner) into figs[0..nnodes), peak figures only of peak_tag. */
+void mt__node_figs_add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodemap_t *m,
+                           uint64_t peak_tag);
+
+/* Every thread's node figures by allocating thread: a new map keyed (node, thread index + 1,
+ * or MT_OWNER_MERGED for ended threads whose figures were merged), to free with
+ * mt__nodemap_free; NULL without memory. It holds what the threads' maps hold: figures of
+ * allocations, and of blocks freed after being live at a peak. Live blocks at the peak are
+ * the caller's to add (mt__thread_figs_add_live), as it scans them anyway. */
+mt_nodemap_t *mt__engine_thread_figures(mt_engine_t *e, uint32_t self);
+
+/* Adds live block b to such a map when it was live at `peak` (tag: its peak tag); -1 without
+ * memory. */
+int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag);
 
 /* Adds one live block to figs: live figures, and peak figures when it was live at `peak`. */
 static inline void mt__node_figs_add_live(mt_node_figs_t *figs, uint32_t nnodes,

@@ -1,4 +1,4 @@
-/* Per-thread node figures (nodemap.h): an open-addressing table keyed by node id. */
+/* Per-thread node figures (nodemap.h): an open-addressing table keyed by node id and owner. */
 #include "core/nodemap.h"
 
 #include "core/arena.h"
@@ -20,32 +20,45 @@ void mt__nodemap_free(mt_nodemap_t *m)
     if (m) mt__arena_free(m, map_bytes(m->mask + 1));
 }
 
-static inline uint32_t hash_node(uint32_t node)
+static inline uint32_t hash_key(uint32_t node, uint32_t owner)
 {
-    return (uint32_t)((node * 0x9e3779b97f4a7c15ull) >> 32);
+    uint64_t k = ((uint64_t)owner << 32) | node;
+    return (uint32_t)((k * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-mt_nstat_t *mt__nodemap_find(mt_nodemap_t *m, uint32_t node)
+mt_nstat_t *mt__nodemap_find(mt_nodemap_t *m, uint32_t node, uint32_t owner)
 {
-    for (uint32_t i = hash_node(node);; i++) {
+    for (uint32_t i = hash_key(node, owner);; i++) {
         mt_nstat_t *s = &m->slots[i & m->mask];
-        if (s->key == node + 1) return s;
+        if (s->key == node + 1 && s->owner == owner) return s;
         if (s->key == 0) return NULL;
     }
 }
 
-mt_nstat_t *mt__nodemap_slot(mt_nodemap_t *m, uint32_t node)
+mt_nstat_t *mt__nodemap_slot(mt_nodemap_t *m, uint32_t node, uint32_t owner)
 {
-    for (uint32_t i = hash_node(node);; i++) {
+    for (uint32_t i = hash_key(node, owner);; i++) {
         mt_nstat_t *s = &m->slots[i & m->mask];
-        if (s->key == node + 1) return s;
+        if (s->key == node + 1 && s->owner == owner) return s;
         if (s->key == 0) {
             if (mt__nodemap_needs_grow(m)) return NULL;
+            s->owner = owner;
             s->key = node + 1;
             m->used++;
             return s;
         }
     }
+}
+
+mt_nstat_t *mt__nodemap_slot_grow(mt_nodemap_t **m, uint32_t node, uint32_t owner)
+{
+    mt_nstat_t *s = mt__nodemap_slot(*m, node, owner);
+    if (s) return s;
+    mt_nodemap_t *g = mt__nodemap_grown(*m);
+    if (!g) return NULL;
+    mt__nodemap_free(*m);
+    *m = g;
+    return mt__nodemap_slot(g, node, owner);
 }
 
 static void add_into(mt_nstat_t *d, const mt_nstat_t *s)
@@ -71,24 +84,20 @@ mt_nodemap_t *mt__nodemap_grown(const mt_nodemap_t *m)
     mt_nodemap_t *g = n ? mt__nodemap_new(n) : NULL;
     if (!g) return NULL;
     for (uint32_t i = 0; i <= m->mask; i++) {
-        if (m->slots[i].key) add_into(mt__nodemap_slot(g, m->slots[i].key - 1), &m->slots[i]);
+        const mt_nstat_t *s = &m->slots[i];
+        if (s->key) add_into(mt__nodemap_slot(g, s->key - 1, s->owner), s);
     }
     return g;
 }
 
-int mt__nodemap_merge(mt_nodemap_t **dst, const mt_nodemap_t *src)
+int mt__nodemap_merge(mt_nodemap_t **dst, const mt_nodemap_t *src, uint32_t self_owner)
 {
     for (uint32_t i = 0; i <= src->mask; i++) {
-        if (!src->slots[i].key) continue;
-        mt_nstat_t *d = mt__nodemap_slot(*dst, src->slots[i].key - 1);
-        if (!d) {
-            mt_nodemap_t *g = mt__nodemap_grown(*dst);
-            if (!g) return -1;
-            mt__nodemap_free(*dst);
-            *dst = g;
-            d = mt__nodemap_slot(g, src->slots[i].key - 1);
-        }
-        add_into(d, &src->slots[i]);
+        const mt_nstat_t *s = &src->slots[i];
+        if (!s->key) continue;
+        mt_nstat_t *d = mt__nodemap_slot_grow(dst, s->key - 1, s->owner ? s->owner : self_owner);
+        if (!d) return -1;
+        add_into(d, s);
     }
     return 0;
 }

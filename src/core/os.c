@@ -79,3 +79,17 @@ void mt__os_yield(void)
 {
     sched_yield();
 }
+
+char *mt__os_fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *buf++ = tmp[--n];
+    *buf = '\0';
+    return buf;
+}

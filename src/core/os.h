@@ -41,4 +41,8 @@ void mt__os_membarrier(void);
 /* Yields the CPU to another thread (used by spinlocks that have spun long enough). */
 void mt__os_yield(void);
 
+/* Writes v in decimal and a NUL at buf (room for 21 bytes), without stdio (for signal
+ * handlers, vfork children and the tracked process's exit). Returns the NUL's address. */
+char *mt__os_fmt_u64(char *buf, uint64_t v);
+
 #endif

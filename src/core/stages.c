@@ -12,13 +12,18 @@
 typedef struct cut_s {
     mt_node_figs_t *figs;
     uint32_t nnodes;
-    uint64_t peak;
+    uint64_t peak, tag;
+    mt_nodemap_t *tfigs; /* by allocating thread (engine.h); NULL without memory */
 } cut_t;
 
 static void cut_block(mt_block_t *b, void *ctx)
 {
     cut_t *c = ctx;
     if (c->figs) mt__node_figs_add_live(c->figs, c->nnodes, b, c->peak);
+    if (c->tfigs && mt__thread_figs_add_live(&c->tfigs, b, c->peak, c->tag) != 0) {
+        mt__nodemap_free(c->tfigs);
+        c->tfigs = NULL;
+    }
     b->peak_before = 0;
 }
 
@@ -34,17 +39,22 @@ void mt__stage_keep_top(mt_stage_t *st, const mt_node_figs_t *figs, uint32_t nno
         if (pos >= MT_STAGE_TOP) continue;
         uint32_t last = st->ntop < MT_STAGE_TOP ? st->ntop : MT_STAGE_TOP - 1;
         memmove(&st->top[pos + 1], &st->top[pos], sizeof(st->top[0]) * (last - pos));
-        st->top[pos] = (mt_contrib_t){id, f->peak_blocks, f->peak_bytes};
+        st->top[pos] = (mt_contrib_t){id, 0, f->peak_blocks, f->peak_bytes};
         if (st->ntop < MT_STAGE_TOP) st->ntop++;
     }
 }
 
-/* Makes figs the contributors of the best ended period. */
-static int keep_best(mt_engine_t *e, const mt_node_figs_t *figs, uint32_t nnodes)
+/* Makes the peak figures of c the contributors of the best ended period: by call path and
+ * allocating thread, or by call path alone (thread unknown) when c has no thread figures. */
+static int keep_best(mt_engine_t *e, const cut_t *c)
 {
     uint32_t n = 0;
-    for (uint32_t id = 0; id < nnodes; id++)
-        n += figs[id].peak_blocks != 0;
+    const mt_nodemap_t *m = c->tfigs;
+    for (uint32_t i = 0; m && i <= m->mask; i++)
+        n += m->slots[i].key && m->slots[i].key - 1 < c->nnodes && m->slots[i].peak_blocks &&
+             m->slots[i].peak_tag == c->tag;
+    for (uint32_t id = 0; !m && id < c->nnodes; id++)
+        n += c->figs[id].peak_blocks != 0;
     if (n > e->best_cap) {
         mt_contrib_t *v = mt__arena_alloc(sizeof(*v) * n);
         if (!v) return -1;
@@ -53,9 +63,18 @@ static int keep_best(mt_engine_t *e, const mt_node_figs_t *figs, uint32_t nnodes
         e->best_cap = n;
     }
     e->nbest = 0;
-    for (uint32_t id = 0; id < nnodes; id++)
-        if (figs[id].peak_blocks)
-            e->best[e->nbest++] = (mt_contrib_t){id, figs[id].peak_blocks, figs[id].peak_bytes};
+    for (uint32_t i = 0; m && i <= m->mask; i++) {
+        const mt_nstat_t *sl = &m->slots[i];
+        if (sl->key && sl->key - 1 < c->nnodes && sl->peak_blocks && sl->peak_tag == c->tag)
+            e->best[e->nbest++] =
+                (mt_contrib_t){sl->key - 1, sl->owner, sl->peak_blocks, sl->peak_bytes};
+    }
+    for (uint32_t id = 0; !m && id < c->nnodes; id++) {
+        const mt_node_figs_t *f = &c->figs[id];
+        if (f->peak_blocks)
+            e->best[e->nbest++] =
+                (mt_contrib_t){id, MT_OWNER_MERGED, f->peak_blocks, f->peak_bytes};
+    }
     return 0;
 }
 
@@ -86,8 +105,15 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
     mt__engine_totals(e, now, &tot);
     uint32_t nnodes = mt__tree_count(&e->tree);
     size_t len = sizeof(mt_node_figs_t) * nnodes;
-    cut_t c = {mt__arena_alloc(len), nnodes, tot.peak_bytes};
-    if (c.figs) mt__engine_node_figures(e, c.figs, nnodes, mt__peak_tag(e, tot.peak_bytes), self);
+    cut_t c = {mt__arena_alloc(len), nnodes, tot.peak_bytes, mt__peak_tag(e, tot.peak_bytes), NULL};
+    if (c.figs) {
+        /* The node figures are the sums of the thread figures, so the two always agree. */
+        c.tfigs = mt__engine_thread_figures(e, self);
+        if (c.tfigs)
+            mt__node_figs_add_map(c.figs, nnodes, c.tfigs, c.tag);
+        else
+            mt__engine_node_figures(e, c.figs, nnodes, c.tag, self);
+    }
     for (unsigned i = 0; i < MT_SHARDS; i++) {
         mt_shard_t *s = &e->live.shards[i];
         bool locked = mt_lock_unless_mine(&s->lock, self);
@@ -102,7 +128,7 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
     }
     if (!c.figs) r = -1;
     if (c.figs && (tot.peak_bytes > e->best_bytes || (!e->nbest && tot.peak_bytes))) {
-        if (keep_best(e, c.figs, nnodes) == 0) {
+        if (keep_best(e, &c) == 0) {
             e->best_bytes = tot.peak_bytes;
             e->best_ticks = tot.peak_ticks;
         } else {
@@ -110,6 +136,7 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
         }
     }
     mt__arena_free(c.figs, len);
+    if (c.tfigs) mt__nodemap_free(c.tfigs);
 
     /* The new period: its peak starts from what is live. */
     mt_pair_t cur = mt_pair_peek(&e->global), reset;

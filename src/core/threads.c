@@ -47,12 +47,20 @@ void mt__thread_detach(mt_thread_t *t)
     mt_store_relaxed(&t->end_ns, mt__os_now_ns() - e->start_ns); /* relaxed: read at capture */
 
     /* Fold the thread's node figures into the retired map, so that its memory can be reused
-     * by threads to come. */
+     * by threads to come. They stay the thread's (owner index + 1) until the map holds
+     * retired_keep slots; past that, the figures of threads that end are merged into
+     * one owner (MT_OWNER_MERGED), so that a program starting threads without end keeps
+     * the map bounded by its call paths. */
     mt_lock(&t->maplock, t->self);
     mt_nodemap_t *m = t->map;
     if (m) {
         mt_lock(&e->retired_lock, t->self);
-        int r = mt__nodemap_merge(&e->retired, m);
+        uint32_t owner = t->index + 1;
+        if (e->retired->used >= e->retired_keep) {
+            owner = MT_OWNER_MERGED;
+            mt_store_relaxed(&t->figures_merged, 1); /* relaxed: read at capture */
+        }
+        int r = mt__nodemap_merge(&e->retired, m, owner);
         mt_unlock(&e->retired_lock);
         if (r == 0) {
             t->map = NULL;

@@ -27,13 +27,13 @@ static int append(char *dst, size_t cap, const char *src)
     return 1;
 }
 
-/* How long the pattern may become once every %p is a pid (up to 20 digits) and the suffixes
+/* How long the pattern may become once every %p is a pid (with a generation) and the suffixes
  * of MT_PATTERN_SPARE are added. */
 static size_t expanded_len(const char *pattern)
 {
     size_t n = strlen(pattern), grow = 0;
     for (const char *s = pattern; (s = strstr(s, "%p")) != NULL; s += 2)
-        grow += 20 - 2;
+        grow += 41 - 2; /* a pid and, after exec when following children, ".N" */
     return n + grow + MT_PATTERN_SPARE;
 }
 

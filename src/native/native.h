@@ -78,6 +78,20 @@ bool mt__tracker_finished(void);
  * after the final capture began). */
 int mt__tracker_snapshot(const char *path);
 
+/* exec failed after mt__tracker_finish(MT_END_EXEC): tracking goes on as before, and the
+ * final capture will be written again at the end. */
+void mt__tracker_resume(void);
+
+/* ---- exec.c: exec, and following the programs the program starts */
+
+/* Reads MEMTRACK_FOLLOW_CHILDREN and MEMTRACK_EXEC; `pattern` is the absolute output pattern
+ * passed on to children. Called once when the tracker is set up. */
+void mt__follow_init(const char *pattern);
+void mt__follow_after_fork_child(void);
+bool mt__follow_on(void);       /* following children: keep LD_PRELOAD, pass the environment */
+bool mt__follow_followed(void); /* this process was started by a tracked one */
+unsigned mt__follow_generation(void); /* N for the Nth image exec'd in this process, else 0 */
+
 /* ---- api.c: the C API */
 
 /* The lock serializing what changes the hooks' state: start, stop, clear, snapshots, stage

@@ -1,12 +1,11 @@
 /* The tracker's life in the process: configuration from the environment, the engine, thread
  * registration, and the final capture — after exit (from any thread), _exit, quick_exit, a
- * fatal signal or exec — plus fork, whose child goes on with a capture of its own. */
+ * fatal signal or exec (exec.c) — plus fork, whose child goes on with a capture of its own. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -63,24 +62,17 @@ mt_engine_t *mt__tracker_engine(void)
 
 /* ---- configuration */
 
-static void format_u64(char *buf, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-}
-
-/* The capture path: the pattern with every %p replaced by the pid. */
+/* The capture path: the pattern with every %p replaced by the pid, followed by ".N" for the
+ * Nth image exec'd in this process when following children (exec.c). */
 int mt__tracker_output_path(char *out, size_t cap)
 {
-    char pid[24];
-    format_u64(pid, (uint64_t)getpid());
+    char pid[48];
+    char *end = mt__os_fmt_u64(pid, (uint64_t)getpid());
+    unsigned gen = mt__follow_generation();
+    if (gen) {
+        *end++ = '.';
+        mt__os_fmt_u64(end, gen);
+    }
     size_t n = 0;
     for (const char *s = tr.pattern; *s; s++) {
         const char *piece = s[0] == '%' && s[1] == 'p' ? pid : NULL;
@@ -128,8 +120,8 @@ static char *read_proc(const char *path, size_t *len)
     return buf;
 }
 
-/* Children the program starts with exec are not tracked unless asked (a later --follow-
- * children): take this library out of LD_PRELOAD, in place, before anyone copies environ. */
+/* Children the program starts with exec are not tracked unless asked (--follow-children, see
+ * exec.c): take this library out of LD_PRELOAD, in place, before anyone copies environ. */
 static void forget_preload(void)
 {
     char *v = getenv("LD_PRELOAD");
@@ -390,6 +382,14 @@ static void install_signal_handlers(void)
     }
 }
 
+/* A name without the pid gets ".%p", so that another process never writes over this one's
+ * capture (mt__config_parse left room for it). */
+static void add_pid_suffix(void)
+{
+    size_t n = strlen(tr.pattern);
+    if (!strstr(tr.pattern, "%p") && n + 3 < sizeof(tr.pattern)) memcpy(tr.pattern + n, ".%p", 4);
+}
+
 /* ---- fork */
 
 static int fork_was; /* what the hooks recorded before fork() paused them */
@@ -423,10 +423,10 @@ static void fork_child(void)
     tr.parent_pid = tr.pid;
     tr.pid = (uint64_t)getpid();
     tr.flags |= MT_META_FORKED;
+    mt__follow_after_fork_child();
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
-    size_t n = strlen(tr.pattern); /* mt__config_parse left room for it */
-    if (!strstr(tr.pattern, "%p") && n + 3 < sizeof(tr.pattern)) memcpy(tr.pattern + n, ".%p", 4);
+    add_pid_suffix();
     mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
     mt__tracker_switch(fork_was);
@@ -451,6 +451,13 @@ int mt__tracker_setup(void)
             result = -2;
         } else if (read_config(&cfg) == 0) {
             tr.pid = (uint64_t)getpid();
+            if (mt__autostart) mt__follow_init(tr.pattern);
+            if (mt__follow_followed()) {
+                /* Started by a tracked process: say so, and never share its capture's name. */
+                tr.flags |= MT_META_FOLLOWED;
+                tr.parent_pid = (uint64_t)getppid();
+                add_pid_suffix();
+            }
             tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
             if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
             mt__unwind_init();
@@ -485,7 +492,7 @@ void mt__tracker_init(void)
     if (!mt__autostart) return; /* libmemtrack.so: memtrack_start() does the rest */
     if (mt__tracker_setup() == 0) mt_store_release(&mt__tracking, MT_TRACK_ON);
     mt__tls.busy++;
-    forget_preload();
+    if (!mt__follow_on()) forget_preload();
     mt__tls.busy--;
 }
 
@@ -496,7 +503,7 @@ __attribute__((constructor)) static void at_load(void)
     if (mt__autostart && tr.engine) mt__background_start();
 }
 
-/* ---- exits that skip the destructors, and exec */
+/* ---- exits that skip the destructors */
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
@@ -521,84 +528,10 @@ MT_EXPORT void quick_exit(int status)
     __builtin_unreachable();
 }
 
-/* exec replaces the image: its capture is written first. If exec fails, tracking resumes and
- * the capture is written again at the end. glibc's own exec functions call each other
- * directly, not through the PLT, so every public one is wrapped. */
-static void before_exec(void)
+void mt__tracker_resume(void)
 {
-    mt__tracker_finish(MT_END_EXEC, 0);
-}
-
-static int exec_failed(int r)
-{
-    int saved = errno;
-    if (tr.engine && own_process()) {
-        mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
-        mt_store_relaxed(&tr.closing, 0);
-        mt__tracker_switch(tr.resume);
-    }
-    errno = saved;
-    return r;
-}
-
-#define EXEC_WRAPPER(name, params, args)   \
-    MT_EXPORT int name params              \
-    {                                      \
-        __typeof__(&name) fn = REAL(name); \
-        before_exec();                     \
-        return exec_failed(fn args);       \
-    }
-
-EXEC_WRAPPER(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
-EXEC_WRAPPER(execv, (const char *path, char *const argv[]), (path, argv))
-EXEC_WRAPPER(execvp, (const char *file, char *const argv[]), (file, argv))
-EXEC_WRAPPER(execvpe, (const char *file, char *const argv[], char *const envp[]),
-             (file, argv, envp))
-EXEC_WRAPPER(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
-
-/* The list forms gather their arguments into an array on the stack (no malloc, as in glibc)
- * and go through the wrappers above. */
-#define EXEC_ARGV_MAX 4096
-#define GATHER_ARGS(first, ap, argv)               \
-    do {                                           \
-        size_t n_ = 0;                             \
-        argv[n_++] = (char *)(first);              \
-        while (argv[n_ - 1] && n_ < EXEC_ARGV_MAX) \
-            argv[n_++] = va_arg(ap, char *);       \
-        if (argv[n_ - 1]) {                        \
-            va_end(ap);                            \
-            errno = E2BIG;                         \
-            return -1;                             \
-        }                                          \
-    } while (0)
-
-MT_EXPORT int execl(const char *path, const char *arg, ...)
-{
-    char *argv[EXEC_ARGV_MAX];
-    va_list ap;
-    va_start(ap, arg);
-    GATHER_ARGS(arg, ap, argv);
-    va_end(ap);
-    return execv(path, argv);
-}
-
-MT_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-    char *argv[EXEC_ARGV_MAX];
-    va_list ap;
-    va_start(ap, arg);
-    GATHER_ARGS(arg, ap, argv);
-    va_end(ap);
-    return execvp(file, argv);
-}
-
-MT_EXPORT int execle(const char *path, const char *arg, ...)
-{
-    char *argv[EXEC_ARGV_MAX];
-    va_list ap;
-    va_start(ap, arg);
-    GATHER_ARGS(arg, ap, argv);
-    char *const *envp = va_arg(ap, char *const *);
-    va_end(ap);
-    return execve(path, argv, envp);
+    if (!tr.engine) return;
+    mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
+    mt_store_relaxed(&tr.closing, 0);
+    mt__tracker_switch(tr.resume);
 }

@@ -440,16 +440,9 @@ static void put_side(FILE *out, const char *label, const char *name, const mt_ca
         fprintf(out, "\n%-8s", "");
     }
     mt__text_str(out, cap->program);
-    fprintf(out, " (pid %" PRIu64 "), %s", cap->pid, mt__end_reason_name(cap->end_reason));
-    if (cap->end_reason == MT_END_EXIT || cap->end_reason == MT_END_QUICK) {
-        if (cap->end_value >= 0) fprintf(out, " %" PRId32, cap->end_value);
-    } else if (cap->end_reason == MT_END_SIGNAL) {
-        const char *abbrev = cap->end_value > 0 ? sigabbrev_np(cap->end_value) : NULL;
-        if (abbrev != NULL)
-            fprintf(out, " SIG%s", abbrev);
-        else
-            fprintf(out, " %" PRId32, cap->end_value);
-    }
+    char end[64];
+    mt__fmt_end(cap, end, sizeof end);
+    fprintf(out, " (pid %" PRIu64 "), %s", cap->pid, end);
     if (cap->start_realtime_ns != 0) {
         uint64_t end = end_realtime_ns(cap);
         time_t secs = (time_t)(end / UINT64_C(1000000000));

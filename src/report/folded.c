@@ -3,6 +3,7 @@
 #include "report/report.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,51 @@ static uint64_t node_weight(const mt_cap_node_t *n, mt_folded_weight_t w)
         return n->peak_blocks;
     }
     return 0;
+}
+
+static uint64_t tnode_weight(const mt_cap_tnode_t *r, mt_folded_weight_t w)
+{
+    switch (w) {
+    case MT_FOLDED_ALLOCATIONS:
+        return r->allocations;
+    case MT_FOLDED_BYTES:
+        return r->allocated_bytes;
+    case MT_FOLDED_PEAK_BYTES:
+        return r->peak_bytes;
+    case MT_FOLDED_PEAK_BLOCKS:
+        return r->peak_blocks;
+    case MT_FOLDED_LIVE_BLOCKS:
+    case MT_FOLDED_LIVE_BYTES:
+        break; /* from the live blocks */
+    }
+    return 0;
+}
+
+static bool live_weight(mt_folded_weight_t w)
+{
+    return w == MT_FOLDED_LIVE_BLOCKS || w == MT_FOLDED_LIVE_BYTES;
+}
+
+const char *mt__folded_threads_check(const mt_capture_t *cap, const bool *threads,
+                                     mt_folded_weight_t weight, char *buf, size_t len)
+{
+    if (threads == NULL || live_weight(weight)) return NULL;
+    if (!cap->has_tnodes) {
+        snprintf(buf, len,
+                 "the capture has no call-path figures per thread (written by an older "
+                 "memtrack): by thread, only the live weights can be shown");
+        return buf;
+    }
+    for (size_t t = 0; t < cap->nthreads; t++) {
+        if (!threads[t] || !cap->threads[t].figures_merged) continue;
+        snprintf(buf, len,
+                 "the call-path figures of thread %" PRIu64 " were merged with those of other "
+                 "ended threads (too many threads ended): by this thread, only the live weights "
+                 "can be shown",
+                 cap->threads[t].tid);
+        return buf;
+    }
+    return NULL;
 }
 
 /* A frame name that cannot break the format: ';' separates frames and a newline lines. */
@@ -139,7 +185,8 @@ int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opt
                      mt_folded_line_t **out, size_t *nout)
 {
     /* The weight of each node. Records 1..n-1 only: nodes[0] copies the record standing for
-     * the root. Filtered by thread, the weights come from the live blocks themselves. */
+     * the root. Filtered by thread, the weights come from the live blocks themselves, or from
+     * the figures by thread. */
     size_t nn = cap->nnodes;
     uint64_t *w = calloc(nn ? nn : 1, sizeof *w);
     mt_folded_line_t *lines = calloc(nn ? nn : 1, sizeof *lines);
@@ -147,7 +194,13 @@ int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opt
     size_t nlines = 0;
     int rc = -1;
     if (w == NULL || lines == NULL) goto done;
-    if (opts->threads != NULL) {
+    if (opts->threads != NULL && !live_weight(opts->weight)) {
+        for (size_t i = 0; i < cap->ntnodes; i++) {
+            const mt_cap_tnode_t *r = &cap->tnodes[i];
+            if (r->thread < cap->nthreads && opts->threads[r->thread])
+                w[r->node] += tnode_weight(r, opts->weight);
+        }
+    } else if (opts->threads != NULL) {
         bool blocks = opts->weight == MT_FOLDED_LIVE_BLOCKS;
         for (size_t i = 0; i < cap->nlive; i++) {
             const mt_cap_live_t *l = &cap->live[i];

@@ -28,26 +28,24 @@ static const mt_html_asset_t assets[] = {
     {"report_js", mt__html_report_js, &mt__html_report_js_len},
 };
 
-/* {"report": <the JSON report, all paths>, "folded": {"<weight>": [["a;b;c", N], ...], ...}}
- * into a fresh buffer (*len bytes, free it). Returns NULL when out of memory. */
-static char *report_data(const mt_capture_t *cap, mt_sym_t *sym, size_t *len)
+#define HTML_THREADS 16 /* threads with flame graphs of their own: those that allocated most */
+
+/* {"<weight>": [["a;b;c", N], ...], ...}: the folded stacks of each weight, of the threads
+ * marked in `threads` (NULL: all); weights not known for them are left out. */
+static int write_folded(FILE *m, const mt_capture_t *cap, mt_sym_t *sym, const bool *threads)
 {
-    char *buf = NULL;
-    FILE *m = open_memstream(&buf, len);
-    if (m == NULL) return NULL;
-    mt_report_opts_t ropts = {.top = 0};
-    fputs("{\"report\":", m);
-    int rc = mt__report_json(m, cap, sym, &ropts);
-    fputs(",\"folded\":{", m);
-    for (int w = 0; rc == 0 && w < MT_FOLDED_WEIGHTS; w++) {
-        mt_folded_opts_t fopts = {.weight = (mt_folded_weight_t)w};
+    char why[256];
+    bool first = true;
+    fputc('{', m);
+    for (int w = 0; w < MT_FOLDED_WEIGHTS; w++) {
+        mt_folded_weight_t weight = (mt_folded_weight_t)w;
+        if (mt__folded_threads_check(cap, threads, weight, why, sizeof why) != NULL) continue;
+        mt_folded_opts_t fopts = {.weight = weight, .threads = threads};
         mt_folded_line_t *lines;
         size_t n;
-        if (mt__folded_lines(cap, sym, &fopts, &lines, &n) != 0) {
-            rc = -1;
-            break;
-        }
-        fprintf(m, "%s\"%s\":[", w ? "," : "", mt__folded_weight_name((mt_folded_weight_t)w));
+        if (mt__folded_lines(cap, sym, &fopts, &lines, &n) != 0) return -1;
+        fprintf(m, "%s\"%s\":[", first ? "" : ",", mt__folded_weight_name(weight));
+        first = false;
         for (size_t i = 0; i < n; i++) {
             fputs(i ? ",[" : "[", m);
             mt__json_string(m, lines[i].path);
@@ -56,7 +54,67 @@ static char *report_data(const mt_capture_t *cap, mt_sym_t *sym, size_t *len)
         fputc(']', m);
         mt__folded_free(lines, n);
     }
-    fputs("}}", m);
+    fputc('}', m);
+    return 0;
+}
+
+/* Thread indexes by allocated bytes, most first (ties: by index); ctx is the capture. */
+static int by_allocated(const void *a, const void *b, void *ctx)
+{
+    const mt_capture_t *cap = ctx;
+    const mt_cap_thread_t *x = &cap->threads[*(const size_t *)a];
+    const mt_cap_thread_t *y = &cap->threads[*(const size_t *)b];
+    if (x->allocated_bytes != y->allocated_bytes)
+        return x->allocated_bytes > y->allocated_bytes ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* [{"thread": I, "tid": T, "name": N, "folded": {...}}, ...] for the HTML_THREADS threads that
+ * allocated most, when there is more than one thread. */
+static int write_thread_folded(FILE *m, const mt_capture_t *cap, mt_sym_t *sym)
+{
+    fputc('[', m);
+    size_t n = cap->nthreads > 1 ? cap->nthreads : 0;
+    size_t *order = calloc(n ? n : 1, sizeof *order);
+    bool *sel = calloc(n ? n : 1, sizeof *sel);
+    int rc = order != NULL && sel != NULL ? 0 : -1;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    if (rc == 0 && n > 0) qsort_r(order, n, sizeof *order, by_allocated, (void *)cap);
+    for (size_t k = 0; rc == 0 && k < n && k < HTML_THREADS; k++) {
+        const mt_cap_thread_t *t = &cap->threads[order[k]];
+        if (t->allocations == 0 && t->live_blocks == 0) break;
+        fprintf(m, "%s{\"thread\":%zu,\"tid\":%" PRIu64 ",\"name\":", k ? "," : "", order[k],
+                t->tid);
+        mt__json_string(m, t->name);
+        fputs(",\"folded\":", m);
+        sel[order[k]] = true;
+        rc = write_folded(m, cap, sym, sel);
+        sel[order[k]] = false;
+        fputc('}', m);
+    }
+    fputc(']', m);
+    free(order);
+    free(sel);
+    return rc;
+}
+
+/* {"report": <the JSON report, all paths>, "folded": {"<weight>": [["a;b;c", N], ...], ...},
+ * "threads": <write_thread_folded>} into a fresh buffer (*len bytes, free it). Returns NULL
+ * when out of memory. */
+static char *report_data(const mt_capture_t *cap, mt_sym_t *sym, size_t *len)
+{
+    char *buf = NULL;
+    FILE *m = open_memstream(&buf, len);
+    if (m == NULL) return NULL;
+    mt_report_opts_t ropts = {.top = 0};
+    fputs("{\"report\":", m);
+    int rc = mt__report_json(m, cap, sym, &ropts);
+    fputs(",\"folded\":", m);
+    if (rc == 0) rc = write_folded(m, cap, sym, NULL);
+    fputs(",\"threads\":", m);
+    if (rc == 0) rc = write_thread_folded(m, cap, sym);
+    fputs("}", m);
     if (fclose(m) != 0 || rc != 0) {
         free(buf);
         return NULL;

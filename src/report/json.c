@@ -433,6 +433,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     boolean(j, "degraded", (cap->flags & MT_META_DEGRADED) != 0);
     u64(j, "dropped_events", cap->dropped_events);
     boolean(j, "forked", (cap->flags & MT_META_FORKED) != 0);
+    boolean(j, "followed", (cap->flags & MT_META_FOLLOWED) != 0);
     boolean(j, "truncated_stacks", (cap->flags & MT_META_TRUNCSTK) != 0);
     boolean(j, "stackless", (cap->flags & MT_META_STACKLESS) != 0);
     u64(j, "engine_bytes", cap->engine_bytes);

@@ -2,6 +2,8 @@
  * the peak, each ranked, and the walk from a node up to the root that gives a call path. */
 #include "report/report.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,23 @@ const char *mt__end_reason_name(uint32_t end_reason)
         return "_exit";
     default:
         return "unknown";
+    }
+}
+
+void mt__fmt_end(const mt_capture_t *cap, char *buf, size_t len)
+{
+    const char *how = mt__end_reason_name(cap->end_reason);
+    if ((cap->end_reason == MT_END_EXIT || cap->end_reason == MT_END_QUICK) &&
+        cap->end_value >= 0) {
+        snprintf(buf, len, "%s %" PRId32, how, cap->end_value);
+    } else if (cap->end_reason == MT_END_SIGNAL) {
+        const char *abbrev = cap->end_value > 0 ? sigabbrev_np(cap->end_value) : NULL;
+        if (abbrev != NULL)
+            snprintf(buf, len, "%s SIG%s", how, abbrev);
+        else
+            snprintf(buf, len, "%s %" PRId32, how, cap->end_value);
+    } else {
+        snprintf(buf, len, "%s", how);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "capture/format.h"
+#include "capture/reader.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile pb_profile_t;
@@ -18,6 +19,7 @@ typedef Perftools__Profiles__Mapping pb_mapping_t;
 typedef Perftools__Profiles__Location pb_location_t;
 typedef Perftools__Profiles__Line pb_line_t;
 typedef Perftools__Profiles__Function pb_function_t;
+typedef Perftools__Profiles__Label pb_label_t;
 
 /* The string table: strings interned once, index 0 being "" as profile.proto requires. */
 typedef struct strtab_s {
@@ -35,20 +37,30 @@ typedef struct functab_s {
     size_t nslots;
 } functab_t;
 
-/* One sample being built: the frames of its path, innermost first. */
-typedef struct psample_s {
+/* A call path with figures: its frames, innermost first (location ids once emitted). */
+typedef struct ppath_s {
     uint32_t node;
     uint64_t *frames;
     size_t n;
-} psample_t;
+} ppath_t;
+
+/* A sample: a path's figures, all threads' or one thread's (labelled with its tid). */
+#define NO_THREAD UINT32_MAX
+typedef struct prow_s {
+    uint32_t path, thread; /* index in paths; thread index or NO_THREAD */
+    int64_t v[4];          /* alloc_objects, alloc_space, inuse_objects, inuse_space */
+} prow_t;
 
 typedef struct pp_s {
     const mt_capture_t *cap;
     mt_sym_t *sym;
     strtab_t str;
     functab_t fn;
-    psample_t *samples;
-    size_t nsamples;
+    ppath_t *paths;
+    size_t npaths;
+    uint32_t *path_of; /* node id -> index in paths, UINT32_MAX for none */
+    prow_t *rows;
+    size_t nrows, rows_cap;
     uint64_t *frames; /* the distinct frames, sorted: location i + 1 is frames[i] */
     size_t nframes;
     pb_location_t *locs;
@@ -295,13 +307,18 @@ static int emit(pp_t *pp, uint8_t **data, size_t *len)
     size_t nm = cap->nmodules;
     pb_mapping_t *maps = calloc(nm ? nm : 1, sizeof *maps);
     pb_mapping_t **mapp = calloc(nm ? nm : 1, sizeof *mapp);
-    pb_sample_t *samples = calloc(pp->nsamples ? pp->nsamples : 1, sizeof *samples);
-    pb_sample_t **samplep = calloc(pp->nsamples ? pp->nsamples : 1, sizeof *samplep);
-    int64_t *values = calloc(pp->nsamples ? pp->nsamples * 4 : 1, sizeof *values);
+    size_t nr = pp->nrows ? pp->nrows : 1;
+    pb_sample_t *samples = calloc(nr, sizeof *samples);
+    pb_sample_t **samplep = calloc(nr, sizeof *samplep);
+    pb_label_t *labels = calloc(nr, sizeof *labels);
+    pb_label_t **labelp = calloc(nr, sizeof *labelp);
     pb_location_t **locp = calloc(pp->nframes ? pp->nframes : 1, sizeof *locp);
     pb_function_t **fnp = calloc(pp->fn.n ? pp->fn.n : 1, sizeof *fnp);
     uint8_t *packed = NULL;
-    if (!maps || !mapp || !samples || !samplep || !values || !locp || !fnp) goto done;
+    int64_t thread_key = str_id(&pp->str, "thread"), tid_unit = str_id(&pp->str, "tid");
+    if (!maps || !mapp || !samples || !samplep || !labels || !labelp || !locp || !fnp ||
+        thread_key < 0 || tid_unit < 0)
+        goto done;
 
     for (size_t i = 0; i < nm; i++) {
         const mt_cap_module_t *m = &cap->modules[i];
@@ -321,25 +338,33 @@ static int emit(pp_t *pp, uint8_t **data, size_t *len)
             maps[i].has_inline_frames = pp->sym != NULL;
         mapp[i] = &maps[i];
     }
-    for (size_t i = 0; i < pp->nsamples; i++) {
-        const psample_t *ps = &pp->samples[i];
-        const mt_cap_node_t *node = &cap->nodes[ps->node];
-        samples[i] = (pb_sample_t)PERFTOOLS__PROFILES__SAMPLE__INIT;
-        /* The location ids overwrite the frames in place: the leaf first, as pprof wants. */
-        for (size_t k = 0; k < ps->n; k++) {
+    /* The location ids overwrite the frames in place: the leaf first, as pprof wants. */
+    for (size_t i = 0; i < pp->npaths; i++) {
+        ppath_t *path = &pp->paths[i];
+        for (size_t k = 0; k < path->n; k++) {
             uint64_t *hit =
-                bsearch(&ps->frames[k], pp->frames, pp->nframes, sizeof *pp->frames, cmp_u64);
-            ps->frames[k] = (uint64_t)(hit - pp->frames) + 1;
+                bsearch(&path->frames[k], pp->frames, pp->nframes, sizeof *pp->frames, cmp_u64);
+            path->frames[k] = (uint64_t)(hit - pp->frames) + 1;
         }
-        samples[i].n_location_id = ps->n;
-        samples[i].location_id = ps->frames;
-        int64_t *v = &values[4 * i];
-        v[0] = clamp(node->allocations);
-        v[1] = clamp(node->allocated_bytes);
-        v[2] = clamp(node->live_blocks);
-        v[3] = clamp(node->live_bytes);
+    }
+    for (size_t i = 0; i < pp->nrows; i++) {
+        prow_t *row = &pp->rows[i];
+        const ppath_t *path = &pp->paths[row->path];
+        samples[i] = (pb_sample_t)PERFTOOLS__PROFILES__SAMPLE__INIT;
+        samples[i].n_location_id = path->n;
+        samples[i].location_id = path->frames;
         samples[i].n_value = 4;
-        samples[i].value = v;
+        samples[i].value = row->v;
+        if (row->thread != NO_THREAD) {
+            /* -tagfocus thread=TID keeps one thread's allocations. */
+            labels[i] = (pb_label_t)PERFTOOLS__PROFILES__LABEL__INIT;
+            labels[i].key = thread_key;
+            labels[i].num = clamp(cap->threads[row->thread].tid);
+            labels[i].num_unit = tid_unit;
+            labelp[i] = &labels[i];
+            samples[i].n_label = 1;
+            samples[i].label = &labelp[i];
+        }
         samplep[i] = &samples[i];
     }
     for (size_t i = 0; i < pp->nframes; i++)
@@ -349,7 +374,7 @@ static int emit(pp_t *pp, uint8_t **data, size_t *len)
 
     prof.n_mapping = nm;
     prof.mapping = mapp;
-    prof.n_sample = pp->nsamples;
+    prof.n_sample = pp->nrows;
     prof.sample = samplep;
     prof.n_location = pp->nframes;
     prof.location = locp;
@@ -370,10 +395,86 @@ done:
     free(mapp);
     free(samples);
     free(samplep);
-    free(values);
+    free(labels);
+    free(labelp);
     free(locp);
     free(fnp);
     return rc;
+}
+
+/* The row of (path of `node`, thread), appended when new (rows are merged later); NULL when
+ * the node has no path or memory ran out. */
+static prow_t *row_for(pp_t *pp, uint32_t node, uint32_t thread)
+{
+    if (node >= pp->cap->nnodes || pp->path_of[node] == UINT32_MAX) return NULL;
+    if (pp->nrows == pp->rows_cap) {
+        size_t cap = pp->rows_cap ? pp->rows_cap * 2 : 64;
+        prow_t *v = realloc(pp->rows, cap * sizeof *v);
+        if (v == NULL) return NULL;
+        pp->rows = v;
+        pp->rows_cap = cap;
+    }
+    prow_t *r = &pp->rows[pp->nrows++];
+    *r = (prow_t){.path = pp->path_of[node], .thread = thread};
+    return r;
+}
+
+static int by_path_thread(const void *a, const void *b)
+{
+    const prow_t *x = a, *y = b;
+    if (x->path != y->path) return x->path < y->path ? -1 : 1;
+    return x->thread < y->thread ? -1 : x->thread > y->thread;
+}
+
+/* The samples: a path's figures by allocating thread when the capture has them (live figures
+ * from LIVE, the others from THREAD_NODES; figures of merged threads unlabelled), else one
+ * sample per path. Returns -1 without memory. */
+static int make_rows(pp_t *pp)
+{
+    const mt_capture_t *cap = pp->cap;
+    if (!cap->has_tnodes) {
+        for (size_t i = 0; i < pp->npaths; i++) {
+            const mt_cap_node_t *n = &cap->nodes[pp->paths[i].node];
+            prow_t *r = row_for(pp, pp->paths[i].node, NO_THREAD);
+            if (r == NULL) return -1;
+            r->v[0] = clamp(n->allocations);
+            r->v[1] = clamp(n->allocated_bytes);
+            r->v[2] = clamp(n->live_blocks);
+            r->v[3] = clamp(n->live_bytes);
+        }
+        return 0;
+    }
+    /* Node 0 in THREAD_NODES and LIVE is the root, whose figures are in its stand-in record. */
+    uint32_t alias = (uint32_t)mt__capture_root_alias(cap);
+    for (size_t i = 0; i < cap->ntnodes; i++) {
+        const mt_cap_tnode_t *t = &cap->tnodes[i];
+        if (!t->allocations && !t->allocated_bytes) continue;
+        uint32_t thread = t->thread < cap->nthreads ? t->thread : NO_THREAD;
+        prow_t *r = row_for(pp, t->node ? t->node : alias, thread);
+        if (r == NULL) return -1;
+        r->v[0] = clamp(t->allocations);
+        r->v[1] = clamp(t->allocated_bytes);
+    }
+    for (size_t i = 0; i < cap->nlive; i++) {
+        const mt_cap_live_t *l = &cap->live[i];
+        prow_t *r = row_for(pp, l->node ? l->node : alias, l->thread);
+        if (r == NULL) return -1;
+        r->v[2] = 1;
+        r->v[3] = clamp(l->size);
+    }
+    qsort(pp->rows, pp->nrows, sizeof *pp->rows, by_path_thread);
+    size_t w = 0;
+    for (size_t i = 0; i < pp->nrows; i++) {
+        prow_t *r = &pp->rows[i];
+        if (w > 0 && pp->rows[w - 1].path == r->path && pp->rows[w - 1].thread == r->thread) {
+            for (int k = 0; k < 4; k++)
+                pp->rows[w - 1].v[k] += r->v[k]; /* each a clamped u64 sum: no overflow */
+        } else {
+            pp->rows[w++] = *r;
+        }
+    }
+    pp->nrows = w;
+    return 0;
 }
 
 int mt__report_pprof(const mt_capture_t *cap, mt_sym_t *sym, uint8_t **data, size_t *len)
@@ -384,32 +485,36 @@ int mt__report_pprof(const mt_capture_t *cap, mt_sym_t *sym, uint8_t **data, siz
     *data = NULL;
     *len = 0;
     if (str_id(&pp.str, "") != 0) goto done;
-    pp.samples = calloc(nn ? nn : 1, sizeof *pp.samples);
-    if (pp.samples == NULL) goto done;
+    pp.paths = calloc(nn ? nn : 1, sizeof *pp.paths);
+    pp.path_of = malloc((nn ? nn : 1) * sizeof *pp.path_of);
+    if (pp.paths == NULL || pp.path_of == NULL) goto done;
 
-    /* One sample per call path with a figure: records 1..n-1, as nodes[0] copies the record
-     * standing for the root. A path without frames gets the stand-in frame 0. */
+    /* A path per node with figures: records 1..n-1, as nodes[0] copies the record standing for
+     * the root. A path without frames gets the stand-in frame 0. */
     size_t total = 0;
-    for (size_t id = 1; id < nn; id++) {
+    for (size_t id = 0; id < nn; id++) {
         const mt_cap_node_t *n = &cap->nodes[id];
-        if (!n->allocations && !n->allocated_bytes && !n->live_blocks && !n->live_bytes) continue;
-        psample_t *ps = &pp.samples[pp.nsamples++];
-        ps->node = (uint32_t)id;
-        ps->frames = mt__model_path_dup(cap, (uint32_t)id, &ps->n);
-        if (ps->frames == NULL) goto done;
-        if (ps->n == 0) { /* the array always has room for one */
-            ps->frames[0] = 0;
-            ps->n = 1;
+        pp.path_of[id] = UINT32_MAX;
+        if (id == 0 || (!n->allocations && !n->live_blocks)) continue;
+        pp.path_of[id] = (uint32_t)pp.npaths;
+        ppath_t *path = &pp.paths[pp.npaths++];
+        path->node = (uint32_t)id;
+        path->frames = mt__model_path_dup(cap, (uint32_t)id, &path->n);
+        if (path->frames == NULL) goto done;
+        if (path->n == 0) { /* the array always has room for one */
+            path->frames[0] = 0;
+            path->n = 1;
         }
-        total += ps->n;
+        total += path->n;
     }
+    if (make_rows(&pp) != 0) goto done;
 
     /* The distinct frames, sorted, are the locations. */
     pp.frames = malloc((total ? total : 1) * sizeof *pp.frames);
     if (pp.frames == NULL) goto done;
-    for (size_t i = 0; i < pp.nsamples; i++) {
-        memcpy(pp.frames + pp.nframes, pp.samples[i].frames, pp.samples[i].n * sizeof *pp.frames);
-        pp.nframes += pp.samples[i].n;
+    for (size_t i = 0; i < pp.npaths; i++) {
+        memcpy(pp.frames + pp.nframes, pp.paths[i].frames, pp.paths[i].n * sizeof *pp.frames);
+        pp.nframes += pp.paths[i].n;
     }
     qsort(pp.frames, pp.nframes, sizeof *pp.frames, cmp_u64);
     size_t u = 0;
@@ -424,9 +529,11 @@ int mt__report_pprof(const mt_capture_t *cap, mt_sym_t *sym, uint8_t **data, siz
 
     rc = emit(&pp, data, len);
 done:
-    for (size_t i = 0; pp.samples != NULL && i < pp.nsamples; i++)
-        free(pp.samples[i].frames);
-    free(pp.samples);
+    for (size_t i = 0; pp.paths != NULL && i < pp.npaths; i++)
+        free(pp.paths[i].frames);
+    free(pp.paths);
+    free(pp.path_of);
+    free(pp.rows);
     for (size_t i = 0; pp.locs != NULL && i < pp.nframes; i++) {
         free(pp.locs[i].line);
         free(pp.lines[i]);

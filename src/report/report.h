@@ -70,6 +70,9 @@ const char *mt__model_class_of(const mt_capture_t *cap, uint32_t node);
  * "snapshot", "_exit". */
 const char *mt__end_reason_name(uint32_t end_reason);
 
+/* How the capture's process ended, in a few words: "exit 0", "signal SIGSEGV", "exec"... */
+void mt__fmt_end(const mt_capture_t *cap, char *buf, size_t len);
+
 /* Iterates over the NUL-separated arguments of META's cmdline: start with *pos = 0; each call
  * sets *arg (not NUL-terminated when it is the last) and *len and returns true, then false. */
 bool mt__cmdline_next(const mt_capture_t *cap, size_t *pos, const char **arg, size_t *len);
@@ -167,12 +170,17 @@ const char *mt__folded_weight_name(mt_folded_weight_t weight);
 
 typedef struct mt_folded_opts_s {
     mt_folded_weight_t weight;
-    /* When not NULL, only the live blocks allocated by the threads i with threads[i] true
-     * (cap->nthreads entries) count; the weight must then be a live one, as only live blocks
-     * record their thread. */
+    /* When not NULL, only what the threads i with threads[i] true (cap->nthreads entries)
+     * allocated counts: from the live blocks for live weights, else from THREAD_NODES, which
+     * the capture must have with none of these threads merged (mt__folded_threads_check). */
     const bool *threads;
     const char *match; /* only paths with a frame matching it (mt__sym_path_matches); NULL */
 } mt_folded_opts_t;
+
+/* Whether `weight` can be shown for the threads selected in threads[]: NULL when it can, else
+ * why not (one line, naming the first thread at fault by tid). */
+const char *mt__folded_threads_check(const mt_capture_t *cap, const bool *threads,
+                                     mt_folded_weight_t weight, char *buf, size_t len);
 
 /* Writes the collapsed stacks of `cap` to `out`, as flamegraph.pl and speedscope read them: one
  * line per call path with a non-zero weight, its frames outermost first separated by ';', a

@@ -122,7 +122,9 @@ static void put_header(FILE *out, const mt_capture_t *cap)
         put_clean(out, arg, n);
     }
     fprintf(out, "\nPID:      %" PRIu64, cap->pid);
-    if (cap->parent_pid != 0) fprintf(out, " (forked from %" PRIu64 ")", cap->parent_pid);
+    if (cap->parent_pid != 0)
+        fprintf(out, " (%s %" PRIu64 ")",
+                cap->flags & MT_META_FORKED ? "forked from" : "started by", cap->parent_pid);
     fmt_duration(cap->duration_ns, buf, sizeof buf);
     fprintf(out, "\nDuration: %s\nEnded:    ", buf);
     put_ended(out, cap);

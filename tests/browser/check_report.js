@@ -5,6 +5,8 @@
 // redraws the flame graph; then saves screenshots. Used by tests/integration/test_html.py.
 //
 //   node check_report.js REPORT.html SCREENSHOT.png [MORE.png...]
+//   node check_report.js --threads REPORT.html SCREENSHOT.png   (a report of thread_scope.c:
+//       choosing a thread in the flame graph shows what that thread allocated, by any weight)
 //
 // Environment: MT_NODE_MODULES, the node_modules holding playwright-core (default: the build's
 // web/node_modules, then web/node_modules); MT_CHROMIUM, the browser (default /usr/bin/chromium).
@@ -29,10 +31,53 @@ function check(ok, what) {
   if (!ok) failures.push(what);
 }
 
+// The flame graph's frame width for a name, -1 when there is no such frame.
+function frameWidth(page, name) {
+  return page.evaluate(n => {
+    const g = document.querySelector('#flame g.frame[name="' + n + '"]');
+    return g ? parseFloat(g.getAttribute('width')) : -1;
+  }, name);
+}
+
+// The report of tests/programs/thread_scope.c: main allocated main_alloc's 3000 bytes, the
+// worker worker_alloc's 1000 and worker_temp's 640; each freed the other's blocks.
+async function checkThreads(page) {
+  const options = await page.$$eval('#flame-thread option', os => os.map(o => [o.value, o.text]));
+  check(options.length === 3 && options[0][0] === '', 'the thread choice lists all threads and ' +
+    'two threads (' + JSON.stringify(options) + ')');
+  const visible = await page.isVisible('#flame-thread');
+  check(visible, 'the thread choice is shown');
+  const shown = async (set, weight) => {
+    await page.check('input[name=set][value=' + set + ']');
+    await page.check('input[name=weight][value=' + weight + ']');
+    await page.waitForTimeout(400);
+    return {main: await frameWidth(page, 'main_alloc'),
+      worker: await frameWidth(page, 'worker_alloc'), temp: await frameWidth(page, 'worker_temp')};
+  };
+  for (const [value, text] of options.slice(1)) {
+    await page.selectOption('#flame-thread', value);
+    const peak = await shown('peak', 'bytes');
+    const all = await shown('all', 'allocations');
+    const isWorker = all.worker > 0;
+    check(isWorker ? peak.worker > 0 && peak.main < 0 : peak.main > 0 && peak.worker < 0,
+      text + ': held at the peak shows only its own frames ' + JSON.stringify(peak));
+    check(isWorker ? all.temp > 0 && all.main < 0 : all.main > 0 && all.temp < 0,
+      text + ': all allocations shows only its own frames ' + JSON.stringify(all));
+    check(await page.evaluate(() => window.mtReport.flameThread) === value,
+      text + ': the flame graph is drawn for it');
+  }
+  await page.selectOption('#flame-thread', '');
+  const both = await shown('peak', 'bytes');
+  check(both.main > 0 && both.worker > 0, 'all threads: both frames ' + JSON.stringify(both));
+}
+
 async function main() {
-  const [report, ...shots] = process.argv.slice(2);
+  let args = process.argv.slice(2);
+  const threads = args[0] === '--threads';
+  if (threads) args = args.slice(1);
+  const [report, ...shots] = args;
   if (!report || shots.length === 0) {
-    console.error('usage: node check_report.js REPORT.html SCREENSHOT.png...');
+    console.error('usage: node check_report.js [--threads] REPORT.html SCREENSHOT.png...');
     process.exit(2);
   }
   const {chromium} = loadPlaywright();
@@ -54,6 +99,27 @@ async function main() {
     page.on('request', r => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
     await page.goto(pathToFileURL(path.resolve(report)).href);
     await page.waitForFunction(() => window.mtReport && window.mtReport.ready, null, {timeout: 15000});
+    if (threads) {
+      await checkThreads(page);
+    } else {
+      await checkLeaks(page);
+    }
+    check(errors.length === 0, 'no errors on the page ' + JSON.stringify(errors));
+    check(requests.length === 0, 'no network requests ' + JSON.stringify(requests));
+    for (const s of shots) await page.screenshot({path: s, fullPage: true});
+  } finally {
+    await context.close();
+    fs.rmSync(profile, {recursive: true, force: true});
+  }
+  if (failures.length) {
+    console.error(failures.length + ' check(s) failed');
+    process.exit(1);
+  }
+}
+
+// The report of tests/programs/leaks_c.c.
+async function checkLeaks(page) {
+  {
 
     // The chart: a canvas drawn by uPlot over the capture's samples.
     const chart = await page.evaluate(() => {
@@ -66,15 +132,12 @@ async function main() {
     check(chart.points > 0 && chart.max > 0, 'the chart has data (' + chart.points + ' samples)');
 
     // The flame graph: frames are <g class="frame" name=...> with their width in pixels.
-    const frameWidth = name => page.evaluate(n => {
-      const g = document.querySelector('#flame g.frame[name="' + n + '"]');
-      return g ? parseFloat(g.getAttribute('width')) : -1;
-    }, name);
+    const width = name => frameWidth(page, name);
     const fullWidth = await page.evaluate(() =>
       parseFloat(document.querySelector('#flame svg').getAttribute('width')));
     await page.waitForSelector('#flame g.frame[name="leak_malloc"]', {timeout: 5000})
       .catch(() => null);
-    const leakW = await frameWidth('leak_malloc'), mainW = await frameWidth('main');
+    const leakW = await width('leak_malloc'), mainW = await width('main');
     check(leakW > 0, 'the flame graph has a frame leak_malloc');
     check(mainW > 0, 'the flame graph has a frame main');
     check(leakW > 0 && leakW < fullWidth - 1, 'leak_malloc is narrower than the graph');
@@ -95,7 +158,7 @@ async function main() {
         const g = document.querySelector('#flame g.frame[name="' + n + '"]');
         return g && Math.abs(parseFloat(g.getAttribute('width')) - full) < 1.5;
       }, [name, fullWidth], {timeout: 15000}).catch(() => null);
-      const w = await frameWidth(name);
+      const w = await width(name);
       check(Math.abs(w - fullWidth) < 1.5, 'clicking ' + name + ' zooms to it (width ' + w +
         ' of ' + fullWidth + ')');
     }
@@ -130,11 +193,11 @@ async function main() {
     const after = await page.evaluate(() => window.mtReport.flameWeight);
     check(before === 'live-bytes' && after === 'live-blocks',
       'switching the weight redraws the flame graph (' + before + ' -> ' + after + ')');
-    check(await frameWidth('leak_malloc') > 0, 'leak_malloc is still there by blocks');
+    check(await width('leak_malloc') > 0, 'leak_malloc is still there by blocks');
     await page.check('input[name=set][value=all]');
     await page.waitForTimeout(500);
     check(await page.evaluate(() => window.mtReport.flameWeight) === 'allocations' &&
-      await frameWidth('main') > 0, 'all allocations: main is there');
+      await width('main') > 0, 'all allocations: main is there');
     await page.check('input[name=set][value=peak]');
     await page.check('input[name=weight][value=bytes]');
     await page.waitForTimeout(500);
@@ -142,17 +205,7 @@ async function main() {
       'held at the peak, by bytes');
     await page.check('input[name=set][value=live]');
     await page.waitForTimeout(800);
-
-    check(errors.length === 0, 'no errors on the page ' + JSON.stringify(errors));
-    check(requests.length === 0, 'no network requests ' + JSON.stringify(requests));
-    for (const s of shots) await page.screenshot({path: s, fullPage: true});
-  } finally {
-    await context.close();
-    fs.rmSync(profile, {recursive: true, force: true});
-  }
-  if (failures.length) {
-    console.error(failures.length + ' check(s) failed');
-    process.exit(1);
+    check(await page.isHidden('#flame-thread-box'), 'one thread: no thread choice');
   }
 }
 

@@ -63,7 +63,8 @@ class Exports(MemtrackCase):
                             for t in titles), titles)
         # Bad input: one line, status 2.
         for args in (["--weight", "nope", self.capture()], [os.path.join(d, "missing.mtc")],
-                     ["--thread", "1", "--weight", "bytes", self.capture()]):
+                     ["--thread", "1", "--weight", "bytes", self.capture()],
+                     ["--thread", "1", self.capture()]):
             proc = run_proc([MEMTRACK, "flamegraph"] + args)
             self.assertEqual(proc.returncode, 2, proc.stderr)
             self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
@@ -130,13 +131,15 @@ class Exports(MemtrackCase):
         cap = self.capture()
         data = self.load(cap)
         tid = data["threads"][0]["tid"]
-        out = self.folded("--thread", str(tid), cap)
-        self.assertEqual(out, self.folded(cap), "one thread: all blocks are its")
-        proc = run_proc([MEMTRACK, "folded", "--thread", str(tid), "--weight", "bytes", cap])
+        for weight in ("live-bytes", "bytes", "allocations", "peak-bytes"):
+            self.assertEqual(self.folded("--thread", str(tid), "--weight", weight, cap),
+                             self.folded("--weight", weight, cap),
+                             "one thread: everything is its (%s)" % weight)
+        proc = run_proc([MEMTRACK, "folded", "--thread", str(tid + 100000), cap])
         self.assertEqual(proc.returncode, 2)
         self.assertEqual(proc.stdout, "")
         self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
-        self.assertIn("not possible", proc.stderr)
+        self.assertIn("has no thread", proc.stderr)
 
     def test_pprof_go_tool(self):
         go = shutil.which("go")

@@ -22,9 +22,9 @@ class HtmlTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="mt-html-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
-    def capture(self):
+    def capture(self, prog="leaks_c"):
         cap = os.path.join(self.tmp, "leaks.mtc")
-        r = run_proc([MEMTRACK, "run", "-o", cap, program("leaks_c")], cwd=self.tmp)
+        r = run_proc([MEMTRACK, "run", "-o", cap, program(prog)], cwd=self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)
         return cap
 
@@ -62,22 +62,33 @@ class HtmlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage: memtrack html", r.stdout)
 
-    def test_in_browser(self):
+    def browser_check(self, prog, *check_args):
+        """Writes the report of a run of `prog` and runs check_report.js on it."""
         if NODE is None:
             self.skipTest("node is not installed (apt-get install nodejs)")
         if not os.access(CHROMIUM, os.X_OK):
             self.skipTest("%s is not installed (apt-get install chromium)" % CHROMIUM)
         if NODE_MODULES is None:
             self.skipTest("playwright-core is not installed (the build's npm ci did not run)")
-        cap = self.capture()
+        cap = self.capture(prog)
         out = os.path.join(self.tmp, "report.html")
         r = run_proc([MEMTRACK, "html", "-o", out, cap], cwd=self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)
         shot = os.path.join(self.tmp, "report.png")
         r = run_proc(["env", "MT_NODE_MODULES=" + NODE_MODULES, "MT_CHROMIUM=" + CHROMIUM, NODE,
-                      CHECK, out, shot, "/tmp/report.png"], cwd=self.tmp, timeout=180)
+                      CHECK] + list(check_args) + [out, shot], cwd=self.tmp, timeout=180)
         self.assertEqual(r.returncode, 0, "browser checks failed:\n%s\n%s" % (r.stdout, r.stderr))
         self.assertGreater(os.path.getsize(shot), 10000)
+        return shot
+
+    def test_in_browser(self):
+        shot = self.browser_check("leaks_c")
+        shutil.copy(shot, "/tmp/report.png")
+
+    def test_thread_choice_in_browser(self):
+        """Two threads that free each other's blocks: the flame graph of each shows what it
+        allocated, by every weight."""
+        self.browser_check("thread_scope", "--threads")
 
 
 if __name__ == "__main__":

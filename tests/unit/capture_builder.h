@@ -261,6 +261,29 @@ static inline void tb_reseal(uint8_t *data, size_t len)
         data[len - 8 + i] = (uint8_t)(h >> (8 * i));
 }
 
+static inline void tb_thread_nodes(tb_t *b, const mt_capture_t *c)
+{
+    if (!c->has_tnodes) return;
+    tb_open(b, MT_SEC_THREAD_NODES);
+    tb_u32(b, (uint32_t)c->ntnodes);
+    for (size_t i = 0; i < c->ntnodes; i++) {
+        const mt_cap_tnode_t *r = &c->tnodes[i];
+        tb_u32(b, r->thread);
+        tb_u32(b, r->node);
+        uint64_t v[] = {r->allocations, r->allocated_bytes, r->temporary, r->peak_blocks,
+                        r->peak_bytes};
+        for (size_t k = 0; k < 5; k++)
+            tb_u64(b, v[k]);
+    }
+    uint32_t nmerged = 0;
+    for (size_t i = 0; i < c->nthreads; i++)
+        nmerged += c->threads[i].figures_merged != 0;
+    tb_u32(b, nmerged);
+    for (size_t i = 0; i < c->nthreads; i++)
+        if (c->threads[i].figures_merged) tb_u32(b, (uint32_t)i);
+    tb_close(b);
+}
+
 /* The whole capture, sections in the usual order; free() the result. */
 static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
 {
@@ -271,6 +294,7 @@ static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
     tb_modules(&b, c);
     tb_nodes(&b, c);
     tb_threads(&b, c);
+    tb_thread_nodes(&b, c);
     tb_live(&b, c);
     tb_classes(&b, c);
     tb_stages(&b, c);

@@ -297,6 +297,117 @@ static void test_thread_detach_keeps_figures(void **state)
     mt__engine_destroy(e);
 }
 
+typedef struct tfigs_s {
+    mt_nodemap_t *m;
+    uint64_t peak;
+} tfigs_t;
+
+static void add_thread_live(const mt_block_t *b, void *ctx)
+{
+    tfigs_t *f = ctx;
+    assert_int_equal(mt__thread_figs_add_live(&f->m, b, f->peak, f->peak), 0);
+}
+
+/* The node figures by allocating thread, as the capture writer computes them. */
+static mt_nodemap_t *thread_figures(mt_engine_t *e)
+{
+    mt_totals_t tot;
+    mt__engine_totals(e, mt__engine_now(e), &tot);
+    tfigs_t f = {mt__engine_thread_figures(e, 0), tot.peak_bytes};
+    assert_non_null(f.m);
+    for (unsigned i = 0; i < MT_SHARDS; i++)
+        mt__shard_foreach(&e->live.shards[i], add_thread_live, &f);
+    return f.m;
+}
+
+/* One slot's figures: allocations, bytes, peak blocks, peak bytes (of the peak `tag`). */
+static void expect_slot(mt_nodemap_t *m, uint32_t node, uint32_t owner, uint64_t tag,
+                        uint64_t allocations, uint64_t bytes, uint64_t peak_blocks,
+                        uint64_t peak_bytes)
+{
+    mt_nstat_t *s = mt__nodemap_find(m, node, owner);
+    assert_non_null(s);
+    assert_int_equal(s->allocations, allocations);
+    assert_int_equal(s->bytes, bytes);
+    assert_int_equal(s->peak_tag == tag ? s->peak_blocks : 0, peak_blocks);
+    assert_int_equal(s->peak_tag == tag ? s->peak_bytes : 0, peak_bytes);
+}
+
+/* Every figure goes to the thread that allocated the block, wherever it is freed: a block of
+ * thread A live at the peak and freed by B after it counts at the peak for A. */
+static void test_figures_by_allocating_thread(void **state)
+{
+    (void)state;
+    mt_engine_t *e = new_engine();
+    mt_thread_t *a = mt__thread_attach(e, 1), *b = mt__thread_attach(e, 2);
+    uint64_t pa[] = {0xa}, pb[] = {0xb};
+    mt__engine_alloc(a, 0x100, 100, 0, pa, 1);
+    mt__engine_alloc(a, 0x200, 100, 0, pa, 1);
+    mt__engine_alloc(b, 0x300, 50, 0, pb, 1);
+    mt__engine_free(b, 0x100); /* after the peak of 250, by the other thread */
+    mt__engine_alloc(b, 0x400, 30, 0, pa, 1);
+    mt__engine_free(b, 0x400); /* temporary, never at the peak */
+    uint32_t na = path_node(e, pa, 1), nb = path_node(e, pb, 1);
+
+    mt_nodemap_t *m = thread_figures(e);
+    expect_slot(m, na, a->index + 1, 250, 2, 200, 2, 200);
+    expect_slot(m, na, b->index + 1, 250, 1, 30, 0, 0);
+    expect_slot(m, nb, b->index + 1, 250, 1, 50, 1, 50);
+    assert_null(mt__nodemap_find(m, nb, a->index + 1));
+    assert_int_equal(mt__nodemap_find(m, na, b->index + 1)->temporary, 1);
+    mt__nodemap_free(m);
+
+    /* A thread that ends keeps its figures, under its own number. */
+    mt__thread_detach(a);
+    m = thread_figures(e);
+    expect_slot(m, na, a->index + 1, 250, 2, 200, 2, 200);
+    expect_slot(m, nb, b->index + 1, 250, 1, 50, 1, 50);
+    assert_false(a->figures_merged);
+    mt__nodemap_free(m);
+
+    /* Past retired_keep slots, the figures of threads that end are merged, and said to be. */
+    e->retired_keep = 1;
+    mt_thread_t *c = mt__thread_attach(e, 3);
+    mt__engine_alloc(c, 0x500, 7, 0, pb, 1);
+    mt__thread_detach(c);
+    assert_true(c->figures_merged);
+    m = thread_figures(e);
+    expect_slot(m, nb, MT_OWNER_MERGED, 250, 1, 7, 0, 0);
+    assert_null(mt__nodemap_find(m, nb, c->index + 1));
+    expect_slot(m, na, a->index + 1, 250, 2, 200, 2, 200);
+    mt__nodemap_free(m);
+    mt__engine_destroy(e);
+}
+
+/* When a stage ends, the contributors kept of its peak say which thread allocated them. */
+static void test_best_period_keeps_threads(void **state)
+{
+    (void)state;
+    mt_engine_t *e = new_engine();
+    mt_thread_t *a = mt__thread_attach(e, 1), *b = mt__thread_attach(e, 2);
+    uint64_t pa[] = {0xa}, pb[] = {0xb};
+    mt__engine_alloc(a, 0x100, 100, 0, pa, 1);
+    mt__engine_alloc(b, 0x200, 50, 0, pb, 1);
+    mt__engine_free(b, 0x100); /* a's block, live at the peak of 150, freed by b */
+    assert_int_equal(mt__engine_new_period(e, "next", false, mt__engine_now(e), 0), 0);
+    uint32_t na = path_node(e, pa, 1), nb = path_node(e, pb, 1);
+    assert_int_equal(e->best_bytes, 150);
+    assert_int_equal(e->nbest, 2);
+    for (uint32_t i = 0; i < e->nbest; i++) {
+        const mt_contrib_t *c = &e->best[i];
+        if (c->node == na) {
+            assert_int_equal(c->owner, a->index + 1);
+            assert_int_equal(c->bytes, 100);
+        } else {
+            assert_int_equal(c->node, nb);
+            assert_int_equal(c->owner, b->index + 1);
+            assert_int_equal(c->bytes, 50);
+        }
+        assert_int_equal(c->blocks, 1);
+    }
+    mt__engine_destroy(e);
+}
+
 /* ---- concurrency: exact counts with cross-thread frees */
 
 #define NTHREADS 8
@@ -515,6 +626,8 @@ int main(void)
         cmocka_unit_test(test_temporary_allocations),
         cmocka_unit_test(test_realloc_take_and_put_back),
         cmocka_unit_test(test_thread_detach_keeps_figures),
+        cmocka_unit_test(test_figures_by_allocating_thread),
+        cmocka_unit_test(test_best_period_keeps_threads),
         cmocka_unit_test(test_concurrent_exact_counts),
         cmocka_unit_test(test_classes_concurrent),
         cmocka_unit_test(test_timeline_thinning),

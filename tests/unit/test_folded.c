@@ -20,7 +20,7 @@
 #include "tree_fixture.h"
 
 static char dir[] = "/tmp/mt_test_folded.XXXXXX";
-static char capture_path[256], bad_path[256];
+static char capture_path[256], bad_path[256], old_path[256], merged_path[256];
 
 static int setup(void **state)
 {
@@ -28,7 +28,12 @@ static int setup(void **state)
     if (mkdtemp(dir) == NULL) return -1;
     snprintf(capture_path, sizeof capture_path, "%s/good.mtc", dir);
     snprintf(bad_path, sizeof bad_path, "%s/truncated.mtc", dir);
-    return tree_fixture_write(capture_path, false) == 0 && tree_fixture_write(bad_path, true) == 0
+    snprintf(old_path, sizeof old_path, "%s/old.mtc", dir);
+    snprintf(merged_path, sizeof merged_path, "%s/merged.mtc", dir);
+    return tree_fixture_write(capture_path, false) == 0 &&
+                   tree_fixture_write(bad_path, true) == 0 &&
+                   tree_fixture_write_as(old_path, false, TF_NO_TNODES) == 0 &&
+                   tree_fixture_write_as(merged_path, false, TF_MERGED) == 0
                ? 0
                : -1;
 }
@@ -38,6 +43,8 @@ static int teardown(void **state)
     (void)state;
     unlink(capture_path);
     unlink(bad_path);
+    unlink(old_path);
+    unlink(merged_path);
     rmdir(dir);
     return 0;
 }
@@ -110,6 +117,36 @@ static void test_thread(void **state)
     expect("prog+0x500;libfoo.so+0x40 1\n"
            "prog+0x500;prog+0x100 1\n",
            "--thread=200", "--weight", "live-blocks", capture_path, NULL);
+    /* The other weights come from the figures by thread (THREAD_NODES). */
+    expect("[class pa:r ser];prog+0x200 30\n"
+           "[no call path] 8\n"
+           "prog+0x500;0x1234 10\n"
+           "prog+0x500;prog+0x100 200\n",
+           "--thread", "100", "--weight", "bytes", capture_path, NULL);
+    expect("prog+0x500;0x1234 1\n"
+           "prog+0x500;libfoo.so+0x40 1\n"
+           "prog+0x500;prog+0x100 2\n",
+           "--thread", "200", "--weight", "allocations", capture_path, NULL);
+    expect("prog+0x500;libfoo.so+0x40 50\n"
+           "prog+0x500;prog+0x100 100\n",
+           "--thread", "200", "--weight", "peak-bytes", capture_path, NULL);
+    expect("[class pa:r ser];prog+0x200 2\n"
+           "[no call path] 1\n"
+           "prog+0x500;prog+0x100 2\n",
+           "--thread", "100", "--weight", "peak-blocks", capture_path, NULL);
+    /* Live weights need no figures by thread: older captures and merged threads have them. */
+    expect("prog+0x500;libfoo.so+0x40 50\n"
+           "prog+0x500;prog+0x100 100\n",
+           "--thread", "200", old_path, NULL);
+    expect("prog+0x500;libfoo.so+0x40 50\n"
+           "prog+0x500;prog+0x100 100\n",
+           "--thread", "200", merged_path, NULL);
+    /* Thread 100's figures are its own in the capture where 200's were merged. */
+    expect("[class pa:r ser];prog+0x200 3\n"
+           "[no call path] 1\n"
+           "prog+0x500;0x1234 1\n"
+           "prog+0x500;prog+0x100 2\n",
+           "--thread", "100", "--weight", "allocations", merged_path, NULL);
 }
 
 /* Without a symbolizer frames stay addresses, and the class marker is still named. */
@@ -158,12 +195,12 @@ static void test_errors(void **state)
     expect_error("more than one capture", capture_path, capture_path, NULL);
     expect_error("bad --thread 'x1'", "--thread", "x1", capture_path, NULL);
     expect_error("bad --thread '-1'", "--thread", "-1", capture_path, NULL);
-    expect_error("--thread is not possible with --weight bytes", "--thread", "100", "--weight",
-                 "bytes", capture_path, NULL);
-    expect_error("--thread is not possible with --weight peak-bytes", "--weight", "peak-bytes",
-                 "--thread", "100", capture_path, NULL);
-    expect_error("--thread is not possible with --weight allocations", "--weight", "allocations",
-                 "--thread", "100", capture_path, NULL);
+    expect_error("--thread 100 --weight bytes: the capture has no call-path figures per thread "
+                 "(written by an older memtrack)",
+                 "--thread", "100", "--weight", "bytes", old_path, NULL);
+    expect_error("--thread 200 --weight peak-bytes: the call-path figures of thread 200 were "
+                 "merged with those of other ended threads",
+                 "--weight", "peak-bytes", "--thread", "200", merged_path, NULL);
     expect_error("has no thread 300", "--thread", "300", capture_path, NULL);
     expect_error("truncated", bad_path, NULL);
     expect_error("/nonexistent/capture.mtc", "/nonexistent/capture.mtc", NULL);

@@ -112,16 +112,35 @@ static const char *loc_name(const Perftools__Profiles__Profile *p, uint64_t id)
     return str(p, function(p, l->line[0]->function_id)->name);
 }
 
-/* The sample whose leaf location is named `leaf`. */
-static const Perftools__Profiles__Sample *sample(const Perftools__Profiles__Profile *p,
-                                                 const char *leaf)
+/* The tid a sample is labelled with ("thread", unit "tid"), 0 for none. */
+static int64_t sample_tid(const Perftools__Profiles__Profile *p,
+                          const Perftools__Profiles__Sample *s)
+{
+    if (s->n_label == 0) return 0;
+    assert_int_equal(s->n_label, 1);
+    assert_string_equal(str(p, s->label[0]->key), "thread");
+    assert_string_equal(str(p, s->label[0]->num_unit), "tid");
+    return s->label[0]->num;
+}
+
+/* The sample whose leaf location is named `leaf`, of thread `tid` (0: unlabelled). */
+static const Perftools__Profiles__Sample *sample_of(const Perftools__Profiles__Profile *p,
+                                                    const char *leaf, int64_t tid)
 {
     for (size_t i = 0; i < p->n_sample; i++) {
         assert_true(p->sample[i]->n_location_id > 0);
-        if (strcmp(loc_name(p, p->sample[i]->location_id[0]), leaf) == 0) return p->sample[i];
+        if (strcmp(loc_name(p, p->sample[i]->location_id[0]), leaf) == 0 &&
+            sample_tid(p, p->sample[i]) == tid)
+            return p->sample[i];
     }
-    fail_msg("no sample with leaf %s", leaf);
+    fail_msg("no sample with leaf %s of thread %" PRId64, leaf, tid);
     return NULL;
+}
+
+static const Perftools__Profiles__Sample *sample(const Perftools__Profiles__Profile *p,
+                                                 const char *leaf)
+{
+    return sample_of(p, leaf, 0);
 }
 
 static void expect_values(const Perftools__Profiles__Sample *s, int64_t a, int64_t b, int64_t c,
@@ -134,10 +153,53 @@ static void expect_values(const Perftools__Profiles__Sample *s, int64_t a, int64
     assert_int_equal(s->value[3], d);
 }
 
+/* A capture with figures by thread: a sample per (path, thread), labelled with the tid, the
+ * figures of merged threads unlabelled. */
+static void test_threads(void **state)
+{
+    (void)state;
+    for (int merged = 0; merged < 2; merged++) {
+        mt_capture_t *cap = tree_fixture_capture_as(merged ? TF_MERGED : TF_TNODES);
+        mt_sym_t *sym = mt__sym_new(cap, NULL);
+        uint8_t *gz;
+        size_t gzlen;
+        assert_int_equal(mt__report_pprof(cap, sym, &gz, &gzlen), 0);
+        Perftools__Profiles__Profile *p = decode(gz, gzlen);
+        free(gz);
+        int64_t t200 = merged ? 0 : 200;
+        /* Thread 200's live blocks are its own in any case: LIVE says who allocated them. */
+        assert_int_equal(p->n_sample, merged ? 9 : 7);
+        expect_values(sample_of(p, "prog+0x100", 100), 2, 200, 1, 100);
+        expect_values(sample_of(p, "prog+0x100", t200), 2, 200, merged ? 0 : 1, merged ? 0 : 100);
+        expect_values(sample_of(p, "libfoo.so+0x40", t200), 1, 50, merged ? 0 : 1, merged ? 0 : 50);
+        if (merged) {
+            expect_values(sample_of(p, "prog+0x100", 200), 0, 0, 1, 100);
+            expect_values(sample_of(p, "libfoo.so+0x40", 200), 0, 0, 1, 50);
+        }
+        expect_values(sample_of(p, "0x1234", 100), 1, 10, 0, 0);
+        expect_values(sample_of(p, "0x1234", t200), 1, 10, 0, 0);
+        expect_values(sample_of(p, "prog+0x200", 100), 3, 30, 2, 20);
+        expect_values(sample_of(p, "[no call path]", 100), 1, 8, 1, 8);
+        /* Together they are the nodes' figures: the same totals as without threads. */
+        int64_t sums[4] = {0};
+        for (size_t i = 0; i < p->n_sample; i++)
+            for (int k = 0; k < 4; k++)
+                sums[k] += p->sample[i]->value[k];
+        assert_int_equal(sums[0], 11);
+        assert_int_equal(sums[1], 508);
+        assert_int_equal(sums[2], 6);
+        assert_int_equal(sums[3], 278);
+        perftools__profiles__profile__free_unpacked(p, NULL);
+        mt__sym_free(sym);
+        mt__capture_free(cap);
+    }
+}
+
+/* A capture without figures by thread (older memtrack): one unlabelled sample per path. */
 static void test_profile(void **state)
 {
     (void)state;
-    mt_capture_t *cap = tree_fixture_capture();
+    mt_capture_t *cap = tree_fixture_capture_as(TF_NO_TNODES);
     mt_sym_t *sym = mt__sym_new(cap, NULL);
     assert_non_null(sym);
     uint8_t *gz;
@@ -223,7 +285,7 @@ static void pprof(result_t *r, ...)
     va_end(ap);
 }
 
-/* The profile in `path` decodes and has the fixture's five samples. */
+/* The profile in `path` decodes and has the fixture's seven samples (path, thread). */
 static void check_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -232,7 +294,7 @@ static void check_file(const char *path)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     Perftools__Profiles__Profile *p = decode(buf, n);
-    assert_int_equal(p->n_sample, 5);
+    assert_int_equal(p->n_sample, 7);
     perftools__profiles__profile__free_unpacked(p, NULL);
 }
 
@@ -290,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,6 +20,7 @@ typedef struct fixture_s {
     mt_cap_node_t nodes[5];
     mt_cap_thread_t threads[2];
     mt_cap_live_t live[3];
+    mt_cap_tnode_t tnodes[3];
 } fixture_t;
 
 static uint8_t build_id[] = {0xde, 0xad, 0xbe, 0xef, 0x01};
@@ -118,6 +119,13 @@ static void fixture(fixture_t *f)
     f->live[2] = (mt_cap_live_t){0x30000, 50, 3, 0};
     c->live = f->live;
     c->nlive = 3;
+    /* Node figures by allocating thread, adding up to the nodes'. */
+    f->tnodes[0] = (mt_cap_tnode_t){0, 2, 4, 400, 1, 3, 300};
+    f->tnodes[1] = (mt_cap_tnode_t){1, 2, 2, 300, 0, 1, 100};
+    f->tnodes[2] = (mt_cap_tnode_t){0, 3, 4, 300, 1, 2, 200};
+    c->tnodes = f->tnodes;
+    c->ntnodes = 3;
+    c->has_tnodes = 1;
 }
 
 /* Parses a copy of exactly `len` bytes, so that AddressSanitizer catches any read past it. */
@@ -225,7 +233,95 @@ static void test_valid_capture_reads_back_exactly(void **state)
     assert_int_equal(cap->live[1].node, 2);
     assert_int_equal(cap->live[1].thread, 1);
 
+    assert_true(cap->has_tnodes);
+    assert_int_equal(cap->ntnodes, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_memory_equal(&cap->tnodes[i], &f.tnodes[i], sizeof f.tnodes[i]);
+    assert_false(cap->threads[0].figures_merged);
+    assert_false(cap->threads[1].figures_merged);
+
     mt__capture_free(cap);
+    free(data);
+}
+
+/* THREAD_NODES: optional; merged threads marked; indices and sums checked. */
+static void test_thread_nodes(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture(&f);
+    f.c.has_tnodes = 0;
+    size_t len;
+    char err[256];
+    mt_capture_t *cap = NULL;
+    uint8_t *data = tb_capture(&f.c, &len);
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    assert_false(cap->has_tnodes);
+    assert_int_equal(cap->ntnodes, 0);
+    mt__capture_free(cap);
+    free(data);
+
+    fixture(&f);
+    f.threads[1].figures_merged = 1;
+    f.tnodes[1].thread = MT_CAP_THREAD_MERGED;
+    data = tb_capture(&f.c, &len);
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    assert_false(cap->threads[0].figures_merged);
+    assert_true(cap->threads[1].figures_merged);
+    assert_int_equal(cap->tnodes[1].thread, MT_CAP_THREAD_MERGED);
+    mt__capture_free(cap);
+    free(data);
+
+    fixture(&f);
+    f.tnodes[2].thread = 2;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len,
+                 "corrupt: THREAD_NODES record 2 refers to thread 2 (the capture has 2)");
+    free(data);
+
+    fixture(&f);
+    f.tnodes[0].node = 5;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: THREAD_NODES record 0 refers to node 5 (the capture has 5)");
+    free(data);
+
+    /* A merged thread out of range: the last u32 of the section names it. */
+    fixture(&f);
+    f.threads[1].figures_merged = 1;
+    data = tb_capture(&f.c, &len);
+    size_t at = find_section(data, len, MT_SEC_THREAD_NODES);
+    size_t end = at + MT_FMT_SECTION_HDR + 4 + 3 * MT_FMT_TNODE_SIZE + 4 + 4;
+    put_le32(data + end - 4, 7);
+    tb_reseal(data, len);
+    expect_error(data, len, "corrupt: THREAD_NODES names merged thread 7 (the capture has 2)");
+    free(data);
+
+    /* Moving figures between threads keeps the sums; changing them does not. */
+    fixture(&f);
+    f.tnodes[1].thread = 0;
+    data = tb_capture(&f.c, &len);
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    mt__capture_free(cap);
+    free(data);
+    fixture(&f);
+    f.tnodes[1].peak_bytes = 101;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len,
+                 "corrupt: node 2 has 6 allocations of 700 bytes (4 blocks at the peak), its "
+                 "threads' add up to 6 of 700 (4)");
+    free(data);
+    fixture(&f);
+    f.tnodes[2].allocations = 5;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len,
+                 "corrupt: node 3 has 4 allocations of 300 bytes (2 blocks at the peak), its "
+                 "threads' add up to 5 of 300 (2)");
+    free(data);
+    fixture(&f);
+    f.tnodes[0].allocations = UINT64_MAX;
+    f.tnodes[1].allocations = 7;
+    data = tb_capture(&f.c, &len);
+    expect_error(data, len, "corrupt: THREAD_NODES figures overflow");
     free(data);
 }
 
@@ -602,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_meta_errors),
         cmocka_unit_test(test_lenient_where_the_format_allows),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_thread_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
