@@ -146,10 +146,11 @@ extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
 /* ---- capture control */
 
 /* Starts tracking. Returns 1 if tracking started now, 0 if it was already running,
- * MEMTRACK_ENOTRACKER without a tracker, MEMTRACK_ENOMEM if the tracker could not set up.
- * With -lmemtrack the first start reads MEMTRACK_MODE and MEMTRACK_DEPTH from the environment
- * (see README.md); blocks allocated before it are invisible, and freeing them later is counted
- * as an "unknown free", never as a negative count. */
+ * MEMTRACK_ENOTRACKER without a tracker and in a set-user-ID or set-group-ID program (never
+ * traced), MEMTRACK_ENOMEM if the tracker could not set up. With -lmemtrack the first start
+ * reads MEMTRACK_MODE and MEMTRACK_DEPTH from the environment (see README.md); blocks allocated
+ * before it are invisible, and freeing them later is counted as an "unknown free", never as a
+ * negative count. */
 MEMTRACK_INLINE_ int memtrack_start(void)
 {
     return memtrack__start ? memtrack__start() : MEMTRACK_ENOTRACKER;

@@ -3,6 +3,8 @@
 # reader, the reports and the CLI again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # and the engine's concurrency tests under ThreadSanitizer (the injected library is never
 # sanitized: it runs inside other programs). MEMTRACK_SANITIZE=0 skips the second part.
+# Last, scripts/fuzz.sh fuzzes each target of tests/fuzz for MEMTRACK_FUZZ_SECONDS (default
+# 20; 0 skips it, and so does MEMTRACK_SANITIZE=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEMTRACK_CMAKE_FLAGS="-DMEMTRACK_WERROR=ON ${MEMTRACK_CMAKE_FLAGS:-}" scripts/setup.sh --test
@@ -19,5 +21,8 @@ if [ "${MEMTRACK_SANITIZE:-1}" != 0 ]; then
     ctest --test-dir build-tsan --output-on-failure \
         -R 'unit.test_engine'
     ctest --test-dir build-asan --output-on-failure -j2 \
-        -R 'unit|integration.test_(bad_input|cli|diff|leaks|peaks)'
+        -R 'unit|fuzz|integration.test_(bad_input|cli|diff|leaks|peaks)'
+    if [ "${MEMTRACK_FUZZ_SECONDS:-20}" != 0 ]; then
+        scripts/fuzz.sh "${MEMTRACK_FUZZ_SECONDS:-20}"
+    fi
 fi

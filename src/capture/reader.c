@@ -870,6 +870,8 @@ int mt__capture_read(const char *path, mt_capture_t **out, char *err, size_t err
         }
         if (n == 0) break;
         len += (size_t)n;
+        /* Something that is not a capture is not read to its end: /dev/zero has none. */
+        if (len >= MT_FMT_MAGIC_LEN && memcmp(buf, MT_FMT_MAGIC, MT_FMT_MAGIC_LEN) != 0) break;
     }
     rc = mt__capture_parse(buf, len, out, err, errlen);
 out:

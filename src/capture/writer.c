@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h> /* rename */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capture/checksum.h"
@@ -83,12 +84,13 @@ static uint32_t str_len(const char *s)
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info, uint64_t now)
+static void write_meta(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *info, uint64_t now,
+                       uint32_t more_flags)
 {
     uint32_t plen = str_len(info->program);
     uint32_t clen = info->cmdline_len > UINT32_MAX ? UINT32_MAX : (uint32_t)info->cmdline_len;
     section(w, MT_SEC_META, MT_FMT_META_FIXED + 4u + plen + 4u + clen);
-    uint32_t flags = info->flags;
+    uint32_t flags = info->flags | more_flags;
     uint32_t ef = mt_load_relaxed(&e->flags); /* relaxed: flags are only ever added */
     if (ef & MT_ENGINE_DEGRADED) flags |= MT_META_DEGRADED;
     if (ef & MT_ENGINE_TRUNCSTK) flags |= MT_META_TRUNCSTK;
@@ -125,9 +127,12 @@ typedef struct scan_s {
     uint64_t live_blocks, live_bytes;
 } scan_t;
 
+/* Without memory for the nodes' figures (figs NULL) no live block is written: the nodes could
+ * not account for them and the capture would be refused as inconsistent. It is then marked
+ * degraded instead. */
 static bool in_snapshot(const scan_t *sc, const mt_block_t *b)
 {
-    return b->node < sc->nnodes && b->thread < sc->nthreads;
+    return sc->figs && b->node < sc->nnodes && b->thread < sc->nthreads;
 }
 
 static void write_block(const mt_block_t *b, void *ctx)
@@ -420,7 +425,16 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     mt__wbuf_u32(w, MT_FMT_HEADER_SIZE);
     /* One moment for the whole capture: its duration, and every time converted from ticks. */
     mt_timebase_t now = mt__engine_now(e);
-    write_meta(w, e, info, now.ns);
+    mt_totals_t tot;
+    mt__engine_totals(e, now, &tot);
+    scan_t sc = {.w = w, .peak = tot.peak_bytes};
+    sc.nthreads = mt__engine_thread_count(e);
+    sc.nnodes = mt__tree_count(&e->tree);
+    size_t figs_len = sizeof(mt_node_figs_t) * sc.nnodes;
+    size_t tl_len = sizeof(uint64_t) * 2 * (sc.nthreads ? sc.nthreads : 1);
+    sc.figs = mt__arena_alloc(figs_len);
+    sc.thread_live = mt__arena_alloc(tl_len);
+    write_meta(w, e, info, now.ns, sc.figs ? 0 : MT_META_DEGRADED);
 
     uint64_t mlen = info->modules ? info->modules(NULL, info->modules_ctx) : 4;
     section(w, MT_SEC_MODULES, mlen);
@@ -433,15 +447,6 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
         info->symbols(w, info->symbols_ctx);
     }
 
-    mt_totals_t tot;
-    mt__engine_totals(e, now, &tot);
-    scan_t sc = {.w = w, .peak = tot.peak_bytes};
-    sc.nthreads = mt__engine_thread_count(e);
-    sc.nnodes = mt__tree_count(&e->tree);
-    size_t figs_len = sizeof(mt_node_figs_t) * sc.nnodes;
-    size_t tl_len = sizeof(uint64_t) * 2 * (sc.nthreads ? sc.nthreads : 1);
-    sc.figs = mt__arena_alloc(figs_len);
-    sc.thread_live = mt__arena_alloc(tl_len);
     sc.peak_tag = mt__peak_tag(e, tot.peak_bytes);
     if (sc.figs) {
         /* The node figures are the sums of the thread figures, so the two always agree. */
@@ -521,6 +526,13 @@ int mt__capture_write(mt_engine_t *e, const char *path, const mt_capture_info_t 
 {
     char tmp[4096];
     if (temp_name(tmp, sizeof(tmp), path, info->pid) != 0) return ENAMETOOLONG;
+
+    /* What is at the path is replaced only when it is a regular file: a symbolic link planted
+     * there is neither followed nor replaced (ELOOP), and neither is a device, a FIFO or a
+     * directory (EEXIST), such as /dev/null given as the output. rename() never follows a
+     * link, so one swapped in after this check is replaced, not followed. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
 
     mt_lock(&writer_lock, info->self ? info->self->self : UINT32_MAX - 5);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);

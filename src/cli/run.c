@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "capture/format.h"
 #include "capture/reader.h"
 #include "cli/cli.h"
+#include "native/config.h"
 #include "report/report.h"
 
 #define PRELOAD_NAME "libmemtrack_preload.so"
@@ -84,6 +87,7 @@ int mt__cli_signal(const char *s)
         int base = s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
         v = s[5] ? strtol(s + 5, &end, 10) : 0;
         if (s[5] && (*end || (s[5] != '+' && s[5] != '-'))) return -1;
+        if (v < -SIGRTMAX || v > SIGRTMAX) return -1; /* strtol's LONG_MAX + base overflowed */
         v += base;
         if (v < SIGRTMIN || v > SIGRTMAX) return -1;
         return (int)v;
@@ -242,6 +246,10 @@ static void print_summary(const char *path)
 {
     mt_capture_t *cap;
     char err[512];
+    struct stat st;
+    /* The tracker does not write over a symbolic link, a device or the like, and has said so:
+     * what is there is not read (a link would be followed). */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return;
     if (mt__capture_read(path, &cap, err, sizeof(err)) != 0) {
         fprintf(stderr, "memtrack: no usable capture at %s: %s\n", path, err);
         return;
@@ -254,6 +262,11 @@ static void print_summary(const char *path)
             "memtrack: %" PRIu64 " allocations (%s), %" PRIu64 " blocks (%s) still live at the "
             "end, peak %s; capture: %s (see: memtrack report %s)\n",
             cap->totals.allocations, alloc, cap->totals.live_blocks, live, peak, path, path);
+    if (cap->flags & MT_META_DEGRADED || cap->dropped_events > 0)
+        fprintf(stderr,
+                "memtrack: warning: tracking was degraded (memtrack ran short of memory and "
+                "dropped %" PRIu64 " events); the figures are incomplete\n",
+                cap->dropped_events);
     mt__capture_free(cap);
 }
 
@@ -282,6 +295,19 @@ int mt__cmd_run(int argc, char **argv)
     run_opts_t o = {.snapshot_sig = SIGRTMAX - 2};
     int r = parse_run_args(argc, argv, &o);
     if (r >= 0) return r;
+
+    /* MEMTRACK_MODE and MEMTRACK_DEPTH of this environment apply when no option overrides them:
+     * a bad one is refused here, as the tracker would refuse it (native/config.c). */
+    mt_env_t env = {.mode = o.mode ? NULL : getenv("MEMTRACK_MODE"),
+                    .depth = o.depth ? NULL : getenv("MEMTRACK_DEPTH")};
+    mt_env_error_t bad;
+    mt_config_t cfg;
+    char check[PATH_MAX];
+    if (mt__config_parse(&env, NULL, "x", &cfg, check, sizeof(check), &bad) != 0) {
+        fprintf(stderr, "memtrack run: %s='%s' in the environment %s\n", bad.var, bad.value,
+                bad.why);
+        return 2;
+    }
 
     char preload[PATH_MAX], pattern[PATH_MAX];
     if (find_preload(preload, sizeof(preload)) != 0) {

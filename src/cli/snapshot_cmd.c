@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "native/config.h"
 
 #define SNAP_USAGE "usage: memtrack snapshot [--timeout SECONDS] PID\n"
 
@@ -139,10 +140,12 @@ int mt__cmd_snapshot(int argc, char **argv)
     char *maps = read_file(path, &len);
     int tracked = maps && strstr(maps, "libmemtrack_preload.so");
     free(maps);
-    int signo = sig && strcmp(sig, "none") ? atoi(sig) : 0;
+    /* The process's environment is its own to choose: its signal is read as the tracker
+     * reads it (a number, never SIGKILL or SIGSTOP), not with atoi. */
+    int signo = mt__config_signal(sig);
     if (!tracked || !pattern || signo <= 0) {
         fprintf(stderr, "memtrack: process %ld is not running under memtrack run%s\n", pid,
-                tracked && signo == 0 ? " with a snapshot signal (--snapshot-signal)" : "");
+                tracked && signo <= 0 ? " with a snapshot signal (--snapshot-signal)" : "");
         free(sig);
         free(pattern);
         return 1;

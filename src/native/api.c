@@ -60,7 +60,8 @@ static int valid_name(const char *name)
 MT_EXPORT int memtrack__start(void)
 {
     int saved = errno;
-    if (!engine()) return MEMTRACK_ENOMEM;
+    int setup = mt__tracker_setup();
+    if (setup != 0) return setup == -2 ? MEMTRACK_ENOTRACKER : MEMTRACK_ENOMEM;
     mt_lock(&api_lock, API_LOCK_ID);
     /* Relaxed: state changes are serialized by api_lock. */
     int was = mt_load_relaxed(&mt__tracking);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "native/config.h"
 #include "native/native.h"
 
 static int pipe_fds[2] = {-1, -1};
@@ -173,11 +174,9 @@ void mt__background_after_fork_child(void)
 /* The snapshot signal's pipe and handler, when MEMTRACK_SNAPSHOT_SIGNAL asks for them. */
 static int snapshot_signal_init(void)
 {
-    const char *v = getenv("MEMTRACK_SNAPSHOT_SIGNAL");
-    if (!v || !*v || strcmp(v, "none") == 0) return 0;
-    char *end;
-    long sig = strtol(v, &end, 10);
-    if (*end || sig < 1 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) {
+    int sig = mt__config_signal(getenv("MEMTRACK_SNAPSHOT_SIGNAL"));
+    if (sig == 0) return 0;
+    if (sig < 0) {
         static const char msg[] = "memtrack: MEMTRACK_SNAPSHOT_SIGNAL is not a signal number; "
                                   "no snapshots on a signal\n";
         (void)!write(2, msg, sizeof(msg) - 1);
@@ -189,7 +188,7 @@ static int snapshot_signal_init(void)
     sa.sa_handler = on_snapshot_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    return sigaction((int)sig, &sa, NULL);
+    return sigaction(sig, &sa, NULL);
 }
 
 void mt__background_start(void)

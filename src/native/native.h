@@ -56,7 +56,8 @@ extern int mt__fence_needed;
 void mt__tracker_init(void);
 
 /* Creates the engine from the environment and installs the exit, fork and signal handling,
- * once. Returns 0, or -1 when the configuration is invalid (said on stderr) or memory ran out. */
+ * once. Returns 0, -1 when the configuration is invalid (said on stderr) or memory ran out,
+ * -2 in a set-user-ID or set-group-ID program (AT_SECURE), which is never traced. */
 int mt__tracker_setup(void);
 
 /* Switches what the hooks record (MT_TRACK_*), waiting for threads inside a hook when going to

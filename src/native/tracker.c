@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "capture/format.h"
 #include "core/arena.h"
 #include "core/os.h"
+#include "native/config.h"
 #include "native/native.h"
 
 __thread mt_tls_t mt__tls __attribute__((tls_model("initial-exec")));
@@ -45,33 +47,20 @@ static void say(const char *a, const char *b, const char *c)
         if (parts[i]) (void)!write(2, parts[i], strlen(parts[i]));
 }
 
+/* "memtrack: VAR='VALUE' WHY; not tracking" */
+static void say4(const char *var, const char *value, const char *why)
+{
+    const char *parts[] = {"memtrack: ", var, "='", value, "' ", why, "; not tracking\n"};
+    for (unsigned i = 0; i < 7; i++)
+        (void)!write(2, parts[i], strlen(parts[i]));
+}
+
 mt_engine_t *mt__tracker_engine(void)
 {
     return tr.engine;
 }
 
 /* ---- configuration */
-
-static int parse_depth(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    if (!*s) return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > MT_DEPTH_MAX) return -1;
-        v = v * 10 + (unsigned)(*s - '0');
-    }
-    if (v < 1 || v > MT_DEPTH_MAX) return -1;
-    *out = v;
-    return 0;
-}
-
-static void append(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(dst), m = strlen(src);
-    if (n + m >= cap) m = cap - n - 1;
-    memcpy(dst + n, src, m);
-    dst[n + m] = '\0';
-}
 
 /* The capture path: the pattern with every %p replaced by the pid, followed by ".N" for the
  * Nth image exec'd in this process when following children (exec.c). */
@@ -99,36 +88,17 @@ int mt__tracker_output_path(char *out, size_t cap)
 
 static int read_config(mt_config_t *cfg)
 {
-    cfg->depth = MT_DEPTH_DEFAULT;
-    cfg->mode = MT_MODE_FULL;
-    const char *mode = getenv("MEMTRACK_MODE");
-    if (mode && strcmp(mode, "full") == 0) {
-        cfg->mode = MT_MODE_FULL;
-    } else if (mode && strcmp(mode, "count") == 0) {
-        cfg->mode = MT_MODE_COUNT;
-    } else if (mode) {
-        say("MEMTRACK_MODE='", mode, "' is neither 'full' nor 'count'; not tracking");
+    mt_env_t env = {
+        .mode = getenv("MEMTRACK_MODE"),
+        .depth = getenv("MEMTRACK_DEPTH"),
+        .output = getenv("MEMTRACK_OUTPUT"),
+    };
+    char cwd[PATH_CAP];
+    mt_env_error_t err;
+    if (mt__config_parse(&env, getcwd(cwd, sizeof(cwd)), program_invocation_short_name, cfg,
+                         tr.pattern, sizeof(tr.pattern), &err) != 0) {
+        say4(err.var, err.value, err.why);
         return -1;
-    }
-    const char *depth = getenv("MEMTRACK_DEPTH");
-    if (depth && parse_depth(depth, &cfg->depth) != 0) {
-        say("MEMTRACK_DEPTH='", depth, "' is not a number from 1 to 256; not tracking");
-        return -1;
-    }
-    const char *out = getenv("MEMTRACK_OUTPUT");
-    if (out) {
-        if (!*out || strlen(out) >= PATH_CAP - 64) {
-            say("MEMTRACK_OUTPUT is empty or too long; not tracking", NULL, NULL);
-            return -1;
-        }
-        if (out[0] != '/' && getcwd(tr.pattern, PATH_CAP - 64)) append(tr.pattern, PATH_CAP, "/");
-        append(tr.pattern, PATH_CAP, out);
-    } else {
-        /* memtrack.<program>.%p.mtc in the directory where the program started */
-        if (getcwd(tr.pattern, PATH_CAP - 300)) append(tr.pattern, PATH_CAP, "/");
-        append(tr.pattern, PATH_CAP, "memtrack.");
-        append(tr.pattern, PATH_CAP, program_invocation_short_name);
-        append(tr.pattern, PATH_CAP, ".%p.mtc");
     }
     return 0;
 }
@@ -245,7 +215,10 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
     int err = mt__capture_write(tr.engine, path, &info);
     if (err && !given)
         say("could not write the capture ", path,
-            err == ENOSPC ? ": no space left on device" : ": write failed");
+            err == ENOSPC   ? ": no space left on device"
+            : err == ELOOP  ? ": a symbolic link is there (memtrack does not follow or replace one)"
+            : err == EEXIST ? ": something other than a regular file is there"
+                            : ": write failed");
     return err;
 }
 
@@ -272,10 +245,21 @@ int mt__tracker_switch(int state)
     return old;
 }
 
+/* False in a child of vfork() (or of a clone() sharing memory), which runs on the parent's
+ * memory until it execs or exits: fork handlers did not run for it, so tr.pid is the
+ * parent's. */
+static bool own_process(void)
+{
+    return (uint64_t)getpid() == tr.pid;
+}
+
 void mt__tracker_finish(uint32_t reason, int32_t value)
 {
     int expected = 0;
-    if (!tr.engine || !atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
+    /* Nothing of a vfork child is ours to write, and switching tracking off there would
+     * switch it off in the parent. */
+    if (!tr.engine || !own_process()) return;
+    if (!atomic_compare_exchange_strong(&tr.done, &expected, 1)) return;
     int saved = errno;
     int busy = mt__tls.busy;
     mt__tls.busy = 1;
@@ -320,6 +304,47 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS,  SIGFPE,  SIGILL,  SIGABRT,
                                     SIGSYS,  SIGQUIT, SIGTERM, SIGINT,  SIGHUP,  SIGPIPE,
                                     SIGXCPU, SIGXFSZ, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM};
 
+/* The C library's sigaction, for memtrack's own use (the exported one below is the program's). */
+static int real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    static int (*_Atomic fn)(int, const struct sigaction *, struct sigaction *);
+    /* Relaxed: every thread that resolves it stores the same pointer. */
+    int (*f)(int, const struct sigaction *, struct sigaction *) = mt_load_relaxed(&fn);
+    if (!f) {
+        f = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+                                                                              "sigaction");
+        mt_store_relaxed(&fn, f);
+    }
+    return f(sig, act, old);
+}
+
+static void on_fatal_signal(int sig, siginfo_t *si, void *uc);
+
+static bool is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fatal_signal;
+}
+
+/* Where memtrack's fatal-signal handler is installed the program sees the default action, as
+ * it would without memtrack: some programs decide by it (Python installs the handler that
+ * raises KeyboardInterrupt on SIGINT only over SIG_DFL, Ruby its Interrupt likewise). Setting
+ * SIG_DFL there keeps memtrack's handler, which ends the same way once the capture is written;
+ * any other action replaces it. */
+MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    struct sigaction cur;
+    if (real_sigaction(sig, NULL, &cur) != 0 || !is_ours(&cur))
+        return real_sigaction(sig, act, old);
+    if (act && ((act->sa_flags & SA_SIGINFO) || act->sa_handler != SIG_DFL) &&
+        real_sigaction(sig, act, NULL) != 0)
+        return -1;
+    if (old) {
+        memset(old, 0, sizeof(*old));
+        old->sa_handler = SIG_DFL;
+    }
+    return 0;
+}
+
 static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
 {
     (void)si;
@@ -330,7 +355,7 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
+    real_sigaction(sig, &dfl, NULL);
     raise(sig);
 }
 
@@ -346,15 +371,23 @@ static void install_signal_handlers(void)
     }
     for (unsigned i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
         struct sigaction old;
-        if (sigaction(fatal_signals[i], NULL, &old) != 0) continue;
+        if (real_sigaction(fatal_signals[i], NULL, &old) != 0) continue;
         if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) continue; /* the program's */
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_sigaction = on_fatal_signal;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
         sigfillset(&sa.sa_mask);
-        sigaction(fatal_signals[i], &sa, NULL);
+        real_sigaction(fatal_signals[i], &sa, NULL);
     }
+}
+
+/* A name without the pid gets ".%p", so that another process never writes over this one's
+ * capture (mt__config_parse left room for it). */
+static void add_pid_suffix(void)
+{
+    size_t n = strlen(tr.pattern);
+    if (!strstr(tr.pattern, "%p") && n + 3 < sizeof(tr.pattern)) memcpy(tr.pattern + n, ".%p", 4);
 }
 
 /* ---- fork */
@@ -393,7 +426,7 @@ static void fork_child(void)
     mt__follow_after_fork_child();
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
     /* The child writes its own capture: a name without the pid gets one appended. */
-    if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
+    add_pid_suffix();
     mt__background_after_fork_child();
     mt__callbacks_after_fork_child();
     mt__tracker_switch(fork_was);
@@ -412,14 +445,18 @@ int mt__tracker_setup(void)
         mt__tls.busy++;
         mt_config_t cfg;
         result = -1;
-        if (read_config(&cfg) == 0) {
+        /* A set-user-ID or set-group-ID program (AT_SECURE) is never traced: its environment
+         * belongs to a less privileged user, who must not choose where it writes files. */
+        if (getauxval(AT_SECURE)) {
+            result = -2;
+        } else if (read_config(&cfg) == 0) {
             tr.pid = (uint64_t)getpid();
             if (mt__autostart) mt__follow_init(tr.pattern);
             if (mt__follow_followed()) {
                 /* Started by a tracked process: say so, and never share its capture's name. */
                 tr.flags |= MT_META_FOLLOWED;
                 tr.parent_pid = (uint64_t)getppid();
-                if (!strstr(tr.pattern, "%p")) append(tr.pattern, PATH_CAP, ".%p");
+                add_pid_suffix();
             }
             tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
             if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;

@@ -4,10 +4,13 @@
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,14 +138,35 @@ static Dwfl_Module *open_module(mt_sym_t *sym, size_t i)
     dwfl_report_begin(sm->dwfl);
     /* add_p_vaddr = true makes `base` the load bias (runtime = vaddr + bias), which is what the
      * capture records; with false libdwfl would take it as the address of the first segment. */
-    Dwfl_Module *mod = dwfl_report_elf(sm->dwfl, base_name(cm->path), cm->path, -1, cm->bias, true);
+    /* The path comes from the capture, which may come from anyone: only a regular file is
+     * read (a FIFO or a device there would block the report or feed it forever). It is
+     * opened without blocking and checked through its descriptor, so nothing can be swapped
+     * in between; libdwfl takes the descriptor over when it accepts the file. */
+    const char *why = NULL;
+    struct stat st;
+    int fd = open(cm->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        why = "not a regular file";
+    }
+    Dwfl_Module *mod = NULL;
+    if (fd >= 0) {
+        mod = dwfl_report_elf(sm->dwfl, base_name(cm->path), cm->path, fd, cm->bias, true);
+        if (mod == NULL) {
+            why = dwfl_errmsg(-1);
+            close(fd);
+        }
+    } else if (why == NULL) {
+        why = strerror(errno);
+    }
     dwfl_report_end(sm->dwfl, NULL, NULL);
     if (mod == NULL) {
         if (sym->warn != NULL)
             fprintf(sym->warn,
                     "memtrack: warning: cannot read %s (%s); its frames are shown as "
                     "module+offset\n",
-                    cm->path, dwfl_errmsg(-1));
+                    cm->path, why);
         return NULL;
     }
     if (cm->build_id_len > 0) {

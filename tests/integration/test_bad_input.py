@@ -76,6 +76,47 @@ class BadCaptures(MemtrackCase):
                 self.assertEqual(proc.returncode, 0, proc.stderr)
                 self.assertEqual(json.loads(proc.stdout), base)
 
+    # --- module paths that are not binaries ---
+
+    def with_module_paths(self, path):
+        """The good capture with every module's path replaced by `path` (build-ids kept)."""
+        header, secs = self.sections()
+        s = self.payload(secs, SEC_MODULES)
+        p = s[2]
+        count = struct.unpack_from("<I", p, 0)[0]
+        pos, out = 4, bytearray(struct.pack("<I", count))
+        for _ in range(count):
+            fixed = p[pos:pos + 24]
+            plen = struct.unpack_from("<I", p, pos + 24)[0]
+            pos += 28 + plen
+            blen = struct.unpack_from("<I", p, pos)[0]
+            build_id = p[pos:pos + 4 + blen]
+            pos += 4 + blen
+            out += fixed + struct.pack("<I", len(path)) + path.encode() + build_id
+        s[2] = bytes(out)
+        return count, self.rebuilt(header, secs)
+
+    def test_module_paths_that_are_not_files(self):
+        # A capture names the binaries to read; one naming a FIFO made `memtrack report` wait
+        # forever for a writer, and a device would feed it forever. Each module holding a frame
+        # of a listed path is reported once, and its frames stay module+offset.
+        d = self.tempdir()
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        for path in (fifo, "/dev/zero", d):
+            with self.subTest(path=path):
+                count, blob = self.with_module_paths(path)
+                proc = report(self.write("modules.mtc", blob), timeout=60)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                lines = proc.stderr.splitlines()
+                self.assertEqual(set(lines), {
+                    "memtrack: warning: cannot read %s (not a regular file); its frames are "
+                    "shown as module+offset" % path})
+                self.assertLessEqual(len(lines), count)
+                data = json.loads(proc.stdout)
+                self.assertEqual(data["totals"], json.loads(
+                    report(self.write("good.mtc", self.good())).stdout)["totals"])
+
     # --- damaged files ---
 
     def test_truncated(self):
@@ -113,6 +154,16 @@ class BadCaptures(MemtrackCase):
         sub = os.path.join(d, "adir.mtc")
         os.mkdir(sub)
         self.assertRejected(sub, "a directory")
+
+    def test_endless_device(self):
+        # /dev/zero used to be read until memory ran out; the magic is checked as soon as
+        # it is read.
+        for dev in ("/dev/zero", "/dev/urandom"):
+            with self.subTest(dev=dev):
+                proc = report(dev, timeout=60)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(proc.stderr, "memtrack: %s: not a memtrack capture (bad magic)\n"
+                                 % dev)
 
     def test_garbage(self):
         rnd = random.Random(1234)

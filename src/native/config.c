@@ -1,0 +1,95 @@
+/* Parsing of the tracker's environment variables (config.h): pure functions over strings. */
+#include "native/config.h"
+
+#include <signal.h>
+#include <string.h>
+
+static int parse_depth(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        /* Checked before each step, so the value never grows past MT_DEPTH_MAX * 10 + 9. */
+        if (*s < '0' || *s > '9' || v > MT_DEPTH_MAX) return -1;
+        v = v * 10 + (unsigned)(*s - '0');
+    }
+    if (v < 1 || v > MT_DEPTH_MAX) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Appends src to the string in dst[cap]; false (dst unchanged) when it does not fit. */
+static int append(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(dst), m = strlen(src);
+    if (m >= cap - n) return 0;
+    memcpy(dst + n, src, m + 1);
+    return 1;
+}
+
+/* How long the pattern may become once every %p is a pid (with a generation) and the suffixes
+ * of MT_PATTERN_SPARE are added. */
+static size_t expanded_len(const char *pattern)
+{
+    size_t n = strlen(pattern), grow = 0;
+    for (const char *s = pattern; (s = strstr(s, "%p")) != NULL; s += 2)
+        grow += 41 - 2; /* a pid and, after exec when following children, ".N" */
+    return n + grow + MT_PATTERN_SPARE;
+}
+
+static int refuse(mt_env_error_t *err, const char *var, const char *value, const char *why)
+{
+    err->var = var;
+    err->value = value;
+    err->why = why;
+    return -1;
+}
+
+int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, mt_config_t *cfg,
+                     char *pattern, size_t cap, mt_env_error_t *err)
+{
+    cfg->depth = MT_DEPTH_DEFAULT;
+    cfg->mode = MT_MODE_FULL;
+    if (env->mode && strcmp(env->mode, "full") == 0) {
+        cfg->mode = MT_MODE_FULL;
+    } else if (env->mode && strcmp(env->mode, "count") == 0) {
+        cfg->mode = MT_MODE_COUNT;
+    } else if (env->mode) {
+        return refuse(err, "MEMTRACK_MODE", env->mode, "is neither 'full' nor 'count'");
+    }
+    if (env->depth && parse_depth(env->depth, &cfg->depth) != 0)
+        return refuse(err, "MEMTRACK_DEPTH", env->depth, "is not a number from 1 to 256");
+
+    if (cap == 0) return refuse(err, "MEMTRACK_OUTPUT", "", "does not fit");
+    pattern[0] = '\0';
+    const char *out = env->output;
+    if (out && !*out) return refuse(err, "MEMTRACK_OUTPUT", out, "is empty");
+    int fits = 1;
+    if (cwd && (!out || out[0] != '/'))
+        fits = append(pattern, cap, cwd) && append(pattern, cap, "/");
+    if (out) {
+        fits = fits && append(pattern, cap, out);
+    } else {
+        /* memtrack.<program>.%p.mtc in the directory where the program started */
+        fits = fits && append(pattern, cap, "memtrack.") &&
+               append(pattern, cap, program && *program ? program : "program") &&
+               append(pattern, cap, ".%p.mtc");
+    }
+    if (!fits || expanded_len(pattern) >= cap) {
+        pattern[0] = '\0';
+        return refuse(err, "MEMTRACK_OUTPUT", out ? out : "", "makes a capture path too long");
+    }
+    return 0;
+}
+
+int mt__config_signal(const char *value)
+{
+    if (!value || !*value || strcmp(value, "none") == 0) return 0;
+    long sig = 0;
+    for (const char *s = value; *s; s++) {
+        if (*s < '0' || *s > '9' || sig > SIGRTMAX) return -1;
+        sig = sig * 10 + (*s - '0');
+    }
+    if (sig < 1 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) return -1;
+    return (int)sig;
+}
