@@ -21,6 +21,7 @@ typedef struct mt_tls_s {
     int busy;          /* inside a hook: nested allocations pass through untracked */
     int attach_failed; /* the engine could not register this thread */
     mt_thread_t *thread;
+    void *altstack; /* the alternate signal stack memtrack gave this thread, or NULL */
     unsigned ntags; /* scoped tags pushed (may exceed MT_TAG_STACK) */
     uint32_t tags[MT_TAG_STACK];
 } mt_tls_t;

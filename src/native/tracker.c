@@ -37,6 +37,7 @@ static struct {
     _Atomic int done;    /* the final capture of this image is written (or being written) */
     int resume;          /* what was recorded before the final capture (for a failed exec) */
     _Atomic int closing; /* the final capture is being written: no snapshot may start */
+    int signals_hooked;  /* fatal signals leave a capture: threads get alternate stacks */
 } tr;
 
 static void say(const char *a, const char *b, const char *c)
@@ -157,9 +158,36 @@ int mt__tracker_start_thread(void *(*fn)(void *), void *arg, const char *name)
     return r == 0 ? 0 : -1;
 }
 
+/* Fatal signals are handled on an alternate stack, so that a thread whose stack overflowed
+ * still leaves a capture. Mapped lazily by the kernel: only what the handler uses is memory. */
+#define ALTSTACK_SIZE (256 * 1024)
+
+/* Gives the calling thread an alternate signal stack unless it has one (its own, say); returns
+ * it, to unmap when the thread ends, or NULL. */
+static void *give_altstack(void)
+{
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0 || !(cur.ss_flags & SS_DISABLE)) return NULL;
+    void *stack = mt__os_map(ALTSTACK_SIZE);
+    if (!stack) return NULL;
+    stack_t ss = {.ss_sp = stack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) == 0) return stack;
+    mt__os_unmap(stack, ALTSTACK_SIZE);
+    return NULL;
+}
+
+static void take_altstack(void)
+{
+    if (!mt__tls.altstack) return;
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    if (sigaltstack(&ss, NULL) == 0) mt__os_unmap(mt__tls.altstack, ALTSTACK_SIZE);
+    mt__tls.altstack = NULL;
+}
+
 static void thread_ended(void *arg)
 {
     mt_thread_t *t = arg;
+    take_altstack();
     char name[17] = {0};
     if (prctl(PR_GET_NAME, name) == 0) mt__thread_set_name(t, name);
     mt__thread_detach(t);
@@ -178,6 +206,7 @@ mt_thread_t *mt__tracker_thread(void)
     char name[17] = {0};
     if (prctl(PR_GET_NAME, name) == 0) mt__thread_set_name(t, name);
     mt__tls.thread = t;
+    if (tr.signals_hooked && !mt__tls.altstack) mt__tls.altstack = give_altstack();
     pthread_setspecific(tr.key, t); /* the destructor marks the thread ended */
     return t;
 }
@@ -361,14 +390,10 @@ static void on_fatal_signal(int sig, siginfo_t *si, void *uc)
 
 static void install_signal_handlers(void)
 {
-    /* An alternate stack for this (usually the main) thread, so a stack overflow still leaves
-     * a capture. */
-    size_t alt = 64 * 1024;
-    void *stack = mt__os_map(alt);
-    if (stack) {
-        stack_t ss = {.ss_sp = stack, .ss_size = alt, .ss_flags = 0};
-        sigaltstack(&ss, NULL);
-    }
+    /* This (usually the main) thread's alternate stack; other threads get theirs when they
+     * first allocate (mt__tracker_thread). */
+    if (!mt__tls.altstack) mt__tls.altstack = give_altstack();
+    tr.signals_hooked = 1;
     for (unsigned i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
         struct sigaction old;
         if (real_sigaction(fatal_signals[i], NULL, &old) != 0) continue;

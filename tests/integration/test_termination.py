@@ -27,6 +27,16 @@ class Termination(MemtrackCase):
                              {"reason": "signal", "value": int(signal.SIGSEGV)})
         self.check_single_threaded(data)
 
+    def test_stack_overflow(self):
+        """A stack overflow, in the main thread or another one, still leaves a capture: the
+        handler runs on an alternate stack memtrack gave each thread."""
+        _, data = self.ended(["overflow"], -signal.SIGSEGV,
+                             {"reason": "signal", "value": int(signal.SIGSEGV)})
+        self.check_single_threaded(data)
+        _, data = self.ended(["thread_overflow"], -signal.SIGSEGV,
+                             {"reason": "signal", "value": int(signal.SIGSEGV)})
+        self.assertLeak(data, "leak_in_thread", 1, 33)
+
     def test_abort(self):
         _, data = self.ended(["abort"], -signal.SIGABRT,
                              {"reason": "signal", "value": int(signal.SIGABRT)})

@@ -3,6 +3,9 @@
  *   exit N | quick N        calls exit(N) / _exit(N),
  *   thread_exit             a second thread calls exit(9) while four others allocate and free,
  *   thread_segv             a second thread dies by SIGSEGV while four others allocate,
+ *   overflow                the main thread overflows its stack,
+ *   thread_overflow         a second thread leaks 33 bytes (leak_in_thread), then overflows
+ *                           its stack,
  *   exec PROG ARGS...       replaces itself with PROG ARGS. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,6 +41,29 @@ __attribute__((noinline)) void leak_before_end(void)
 __attribute__((noinline)) void crash_segv(void)
 {
     *null_ptr = 1;
+}
+
+static volatile int forever = 1; /* a way out the compiler cannot see is never taken */
+
+/* Recurses until the stack runs out, a page of it per call. */
+__attribute__((noinline)) int overflow(int depth)
+{
+    volatile char page[4096];
+    page[0] = (char)depth;
+    return forever ? overflow(depth + 1) + page[0] : 0;
+}
+
+__attribute__((noinline)) void leak_in_thread(void)
+{
+    sink = malloc(33);
+}
+
+static void *overflower(void *arg)
+{
+    (void)arg;
+    leak_in_thread();
+    overflow(0);
+    return NULL;
 }
 
 /* Each churning thread holds at most one 64-byte block at any moment. */
@@ -92,6 +118,13 @@ int main(int argc, char **argv)
     if (strcmp(mode, "quick") == 0) _exit(code);
     if (strcmp(mode, "thread_exit") == 0) return threaded_end(0);
     if (strcmp(mode, "thread_segv") == 0) return threaded_end(1);
+    if (strcmp(mode, "overflow") == 0) return overflow(0);
+    if (strcmp(mode, "thread_overflow") == 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, overflower, NULL) != 0) return 90;
+        pthread_join(t, NULL);
+        return 91;
+    }
     if (strcmp(mode, "exec") == 0 && argc > 2) {
         execv(argv[2], argv + 2);
         return 92;
