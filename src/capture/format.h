@@ -25,6 +25,8 @@ typedef enum mt_fmt_section_e {
     MT_SEC_STAGES = 8,
     MT_SEC_NAMES = 9,
     MT_SEC_TIMELINE = 10,
+    /* 11 and 12 are taken by sections being added elsewhere. */
+    MT_SEC_SAMPLING = 13,
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
 
@@ -58,6 +60,7 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_STAGE_FIXED  36u  /* after the name: four u64, u32 count of contributors */
 #define MT_FMT_CONTRIB_SIZE 20u  /* u32 node, u64 blocks, u64 bytes */
 #define MT_FMT_SAMPLE_SIZE  32u  /* u64 t_ns, live_bytes, live_blocks, rss_bytes */
+#define MT_FMT_SAMPLING_LEN 16u  /* u64 mean_bytes, u64 sampled allocations */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */

@@ -12,13 +12,13 @@
 typedef struct cut_s {
     mt_node_figs_t *figs;
     uint32_t nnodes;
-    uint64_t peak;
+    uint64_t peak, mean;
 } cut_t;
 
 static void cut_block(mt_block_t *b, void *ctx)
 {
     cut_t *c = ctx;
-    if (c->figs) mt__node_figs_add_live(c->figs, c->nnodes, b, c->peak);
+    if (c->figs) mt__node_figs_add_live(c->figs, c->nnodes, b, c->peak, c->mean);
     b->peak_before = 0;
 }
 
@@ -86,7 +86,7 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
     mt__engine_totals(e, now, &tot);
     uint32_t nnodes = mt__tree_count(&e->tree);
     size_t len = sizeof(mt_node_figs_t) * nnodes;
-    cut_t c = {mt__arena_alloc(len), nnodes, tot.peak_bytes};
+    cut_t c = {mt__arena_alloc(len), nnodes, tot.peak_bytes, mt__engine_est_mean(e)};
     if (c.figs) mt__engine_node_figures(e, c.figs, nnodes, mt__peak_tag(e, tot.peak_bytes), self);
     for (unsigned i = 0; i < MT_SHARDS; i++) {
         mt_shard_t *s = &e->live.shards[i];
@@ -94,6 +94,7 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
         mt__shard_update(s, cut_block, &c);
         if (locked) mt_unlock(&s->lock);
     }
+    if (c.figs) mt__node_figs_finish(e, c.figs, nnodes);
     if (e->stage) {
         e->stage->end_ticks = now.ticks;
         e->stage->peak_bytes = tot.peak_bytes;
