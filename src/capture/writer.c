@@ -178,8 +178,9 @@ static void write_live(mt_engine_t *e, scan_t *sc, uint32_t self)
         if (f.n) {
             section(sc->w, MT_SEC_LIVE, 8 + MT_FMT_LIVE_SIZE * f.n);
             mt__wbuf_u64(sc->w, f.n);
-            mt__shard_foreach(s, write_block, sc);
         }
+        /* Also without a section: blocks without a call path still count (sample mode). */
+        mt__shard_foreach(s, write_block, sc);
         if (locked) mt_unlock(&s->lock);
     }
 }
