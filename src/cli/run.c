@@ -29,13 +29,17 @@ typedef struct run_opts_s {
 
 static void run_usage(FILE *f)
 {
-    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
+    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode MODE] [--snapshot-signal SIG]\n"
           "                    [--] PROGRAM [ARGS...]\n"
           "  -o, --output FILE      where to write the capture (default\n"
           "                         ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
           "  --depth N              frames kept per call path, 1 to 256 (default 64)\n"
-          "  --mode full|count      a call path for every allocation (full, the default), or\n"
-          "                         counts only, with call paths for the classes that ask\n"
+          "  --mode MODE            full: a call path for every allocation (the default);\n"
+          "                         count: counts only, with call paths for the classes\n"
+          "                         that ask; sample[=BYTES]: exact counts, call paths for\n"
+          "                         a byte-weighted sample of the allocations, one per BYTES\n"
+          "                         allocated on average (default 524288), and per-path\n"
+          "                         figures estimated from them\n"
           "  --snapshot-signal SIG  the signal on which the program writes a snapshot\n"
           "                         (memtrack snapshot PID sends it): a number, a name like\n"
           "                         USR2 or RTMAX-2 (the default), or none\n",
@@ -58,6 +62,18 @@ static int parse_depth(const char *s, unsigned *out)
         return -1;
     *out = (unsigned)v;
     return 0;
+}
+
+/* "sample" or "sample=BYTES", BYTES a number from 1 to 2^40 (the mean between samples). */
+static int sample_mode(const char *s)
+{
+    if (strncmp(s, "sample", 6) != 0) return 0;
+    if (s[6] == '\0') return 1;
+    if (s[6] != '=' || s[7] < '0' || s[7] > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s + 7, &end, 10);
+    return !errno && !*end && v >= 1 && v <= (1ull << 40);
 }
 
 /* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"); -1 if it is none. */
@@ -121,8 +137,8 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
             if (parse_depth(val, &o->depth) != 0)
                 return bad_usage("--depth takes a number from 1 to 256, not", val);
         } else if (!strcmp(a, "--mode")) {
-            if (strcmp(val, "full") != 0 && strcmp(val, "count") != 0)
-                return bad_usage("--mode takes full or count, not", val);
+            if (strcmp(val, "full") != 0 && strcmp(val, "count") != 0 && !sample_mode(val))
+                return bad_usage("--mode takes full, count, sample or sample=BYTES, not", val);
             o->mode = val;
         } else if (!strcmp(a, "--snapshot-signal")) {
             o->snapshot_sig = strcmp(val, "none") ? mt__cli_signal(val) : 0;

@@ -66,6 +66,20 @@ static int parse_depth(const char *s, unsigned *out)
     return 0;
 }
 
+/* A decimal number from 1 to max, digits only. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > max / 10) return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (v < 1 || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
 static void append(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(dst), m = strlen(src);
@@ -109,15 +123,30 @@ static int read_config(mt_config_t *cfg)
 {
     cfg->depth = MT_DEPTH_DEFAULT;
     cfg->mode = MT_MODE_FULL;
+    cfg->sample_mean = MT_SAMPLE_MEAN_DEFAULT;
     const char *mode = getenv("MEMTRACK_MODE");
     if (mode && strcmp(mode, "full") == 0) {
         cfg->mode = MT_MODE_FULL;
     } else if (mode && strcmp(mode, "count") == 0) {
         cfg->mode = MT_MODE_COUNT;
+    } else if (mode && strncmp(mode, "sample", 6) == 0 &&
+               (mode[6] == '\0' || (mode[6] == '=' && parse_u64(mode + 7, MT_SAMPLE_MEAN_MAX,
+                                                                &cfg->sample_mean) == 0))) {
+        cfg->mode = MT_MODE_SAMPLE;
     } else if (mode) {
-        say("MEMTRACK_MODE='", mode, "' is neither 'full' nor 'count'; not tracking");
+        say("MEMTRACK_MODE='", mode,
+            "' is not 'full', 'count', 'sample' or 'sample=BYTES' (BYTES from 1 to 2^40); "
+            "not tracking");
         return -1;
     }
+    /* The samplers' seed: MEMTRACK_SEED makes a run's samples repeatable (tests); else each
+     * run draws its own. */
+    const char *seed = getenv("MEMTRACK_SEED");
+    if (seed && parse_u64(seed, UINT64_MAX, &cfg->seed) != 0) {
+        say("MEMTRACK_SEED='", seed, "' is not a number from 1 to 2^64-1; not tracking");
+        return -1;
+    }
+    if (!seed) cfg->seed = mt__os_ticks() ^ ((uint64_t)getpid() << 32) ^ mt__os_now_ns();
     const char *depth = getenv("MEMTRACK_DEPTH");
     if (depth && parse_depth(depth, &cfg->depth) != 0) {
         say("MEMTRACK_DEPTH='", depth, "' is not a number from 1 to 256; not tracking");
