@@ -15,6 +15,9 @@
 #include "core/arena.h"
 #include "core/os.h"
 
+_Static_assert(MT_THREADS_MAX <= (1u << 20) && MT_CLASSES_MAX <= (1u << 20),
+               "the live table packs thread and class indices in 20 bits each");
+
 mt_engine_t *mt__engine_create(const mt_config_t *config)
 {
     if (!config || config->depth < 1 || config->depth > MT_DEPTH_MAX ||
