@@ -6,8 +6,8 @@ import math
 import os
 import unittest
 
-from mtutil import (MEMTRACK, MemtrackCase, Result, all_stacks, contributors_of, excerpt,
-                    leak_sum, program, report, run_proc_env, thread_by_tid)
+from mtutil import (MEMTRACK, ApiCase, MemtrackCase, Result, all_stacks, contributors_of,
+                    excerpt, leak_sum, program, report, run_proc_env, thread_by_tid)
 
 # As in tests/programs/sample_sites.c
 SMALL_N, SMALL_SIZE = 200000, 48
@@ -195,6 +195,33 @@ class Modes(MemtrackCase):
                                      "frees": N * (2 * ROUNDS - LEFT),
                                      "live_blocks": N * LEFT, "temporary": N * ROUNDS,
                                      "unknown_frees": 0}, mode)
+
+
+class ModesThroughTheApi(ApiCase):
+    """A program linked with -lmemtrack reads MEMTRACK_MODE at memtrack_start()
+    (tests/programs/api_paths.c, as in test_api_paths's count-mode checks)."""
+
+    def test_linked_sample_mode(self):
+        for mode in ("linked", "run_linked"):
+            snap = os.path.join(self.tempdir(), "paths.mtc")
+            res, lines = self.run_api("api_paths", [snap], mode=mode,
+                                      env={"MEMTRACK_MODE": "sample=1", "MEMTRACK_SEED": "7"})
+            self.assertLines(lines, {"start": 0 if mode == "run_linked" else 1, "snapshot": 0},
+                             res)
+            data = self.load(snap, check=False)
+            self.assertEqual((data["mode"], data["estimated"], data["sample_mean_bytes"]),
+                             ("sample", True, 1), mode)
+            # Exact totals; with a mean of one byte every block is sampled at weight 1.
+            self.assertTotals(data, {"live_blocks": 21, "live_bytes": 333 + 888 + 1665 + 888 +
+                                     3330 + 66}, mode)
+            self.assertEqual(sum(e["live_blocks"] for e in data["leaks"]), 21, mode)
+
+    def test_linked_bad_mode(self):
+        res, lines = self.run_api("api_paths", [os.path.join(self.tempdir(), "x.mtc")],
+                                  mode="linked", env={"MEMTRACK_MODE": "sample=lots"},
+                                  expect_rc=None)
+        self.assertLines(lines, {"start": self.E["ENOMEM"]}, res)
+        self.assertIn("MEMTRACK_MODE='sample=lots'", res.stderr)
 
 
 if __name__ == "__main__":
