@@ -381,6 +381,7 @@ class Bench:
         self.busy_rounds = []
         self.failure_details = {}  # (workload, what) -> last line of stderr, for the notes
         self.json = {}  # json[workload][variant] -> the JSON report of its first capture
+        self.live_cost = {}  # mode -> engine bytes per live block (live_block_cost)
 
     def run_dir(self):
         self.seq += 1
@@ -576,6 +577,32 @@ def estimate_errors(full, sample, key, figure):
     return errs
 
 
+LIVE_SMALL, LIVE_LARGE = 100000, 4000000
+
+
+def live_block_cost(memtrack, live_path, workdir, timeout):
+    """The engine's memory per live block in each mode: META.engine_bytes of `live N` (N blocks
+    kept live from one call path) for two values of N, (large - small) / (N_large - N_small).
+    Returns {mode: bytes per block} (absent when a run failed)."""
+    out = {}
+    for mode in MODES:
+        eng = {}
+        for n in (LIVE_SMALL, LIVE_LARGE):
+            cap = os.path.join(workdir, f"live-{mode}-{n}.mtc")
+            r = subprocess.run([memtrack, "run", "-o", cap, "--mode", mode, "--", live_path,
+                                str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=timeout)
+            rep = subprocess.run([memtrack, "report", "--format", "json", cap],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 timeout=timeout)
+            if r.returncode != 0 or rep.returncode != 0:
+                break
+            eng[n] = json.loads(rep.stdout)["engine_bytes"]
+        if len(eng) == 2:
+            out[mode] = (eng[LIVE_LARGE] - eng[LIVE_SMALL]) / (LIVE_LARGE - LIVE_SMALL)
+    return out
+
+
 def build_tables(bench, workloads, info, runs):
     """Returns (tables: list of (caption, lines)), target lines), all Markdown."""
     mem_variants = ["memtrack-" + m for m in MODES]
@@ -693,6 +720,11 @@ def build_tables(bench, workloads, info, runs):
         lines.append(f"- no collapse with threads: full {c2['memtrack-full']:.2f}× on churn2 → "
                      f"{c4['memtrack-full']:.2f}× on churn4 (×{growth:.2f}) — "
                      f"{'met' if growth <= 1.5 else '**missed**'} (limit ×1.5)")
+    if bench.live_cost:
+        worst = max(bench.live_cost.values())
+        lines.append(f"- tracker memory at most 48 bytes per live allocation plus the call tree: "
+                     + ", ".join(f"{m} {v:.1f}" for m, v in bench.live_cost.items()) +
+                     f" bytes per live block — {'met' if worst <= 48 else '**missed**'}")
     tables = [
         (f"Ratios traced / plain of median wall times over {runs} rounds (variants alternated "
          "within each round); (full−1)/(h−1) = full mode's overhead as a fraction of "
@@ -704,6 +736,11 @@ def build_tables(bench, workloads, info, runs):
          "capture (output to /dev/null); medians.", detail),
         ("The tracker's own memory (META.engine_bytes of the first full-mode capture: all it "
          "mapped, live table and call tree included) per block live at the peak.", memory),
+        ("The engine's memory per live block, measured: `bench/live.c` keeps N blocks live from "
+         f"one call path; (engine_bytes at N = {LIVE_LARGE} − at N = {LIVE_SMALL}) / "
+         f"{LIVE_LARGE - LIVE_SMALL}.",
+         ["| mode | bytes per live block |", "| --- | ---: |"] +
+         [f"| {m} | {v:.1f} |" for m, v in bench.live_cost.items()]),
         (f"Sample mode's estimates (default mean, 512 KiB) against full mode's exact figures: "
          f"for the {TOP_PATHS} call paths with the most leaked bytes, and the {TOP_PATHS} with "
          "the most bytes at the peak, the largest relative error of the sampled estimate "
@@ -835,6 +872,11 @@ def main():
             note(f"{k}: {v}")
         bench = Bench(args, memtrack, workdir)
         bench.run(active)
+        live = os.path.join(workdir, "live")
+        if cc and subprocess.run([cc, "-O1", "-o", live, os.path.join(BENCH_DIR, "live.c")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                                 ).returncode == 0:
+            bench.live_cost = live_block_cost(memtrack, live, workdir, args.timeout)
         info["load average at end"] = "%.2f %.2f %.2f" % os.getloadavg()
         text = render(bench, workloads, info, args)
         print(text)
