@@ -9,6 +9,7 @@ seconds. See bench/README.md and docs/PERFORMANCE.md. Standard library only.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -24,7 +25,13 @@ import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
-VARIANTS = ("plain", "memtrack", "heaptrack")
+MODES = ("full", "count", "sample")  # memtrack's modes, each a variant "memtrack-MODE"
+VARIANTS = ("plain",) + tuple("memtrack-" + m for m in MODES) + ("heaptrack",)
+# Targets of the performance issue, as ratios traced / plain (full's is relative to heaptrack).
+MODE_LIMIT = {"count": 1.10, "sample": 1.03}
+CHURN2_FULL_LIMIT = 2.0
+ESTIMATE_TOLERANCE = 0.05  # sampled estimates of the top call paths vs the full figures
+TOP_PATHS = 5
 MARK_BEGIN = "<!-- bench/run.py results: begin (generated, do not edit by hand) -->"
 MARK_END = "<!-- bench/run.py results: end -->"
 # Processes whose presence means someone is compiling on this 2-core machine.
@@ -65,6 +72,75 @@ SELECT count(*), sum(k) % 1000000007, sum(length(payload)) FROM t WHERE name > '
 """
 
 
+# The Perl workload: hashes of strings and arrays, sorted and joined.
+PERL_CODE = r"""
+my $n = shift;
+my $total = 0;
+for my $r (0 .. 2) {
+    my %h;
+    for my $i (1 .. $n) {
+        my $k = "key-$r-$i";
+        $h{$k} = [$i, uc($k), "$i:$r"];
+    }
+    my @w = map { lc($_->[1]) } grep { $_->[0] % 2 == 0 } values %h;
+    $total += scalar(keys %h) + scalar(@w);
+}
+print "$total\n";
+"""
+
+# The Ruby workload: objects, strings, arrays and hashes.
+RUBY_CODE = r"""
+n = ARGV[0].to_i
+total = 0
+3.times do |r|
+  h = {}
+  n.times { |i| k = "key-#{r}-#{i}"; h[k] = [i, k.upcase, "#{i}:#{r}"] }
+  w = h.values.select { |v| v[0].even? }.map { |v| v[1].downcase }
+  total += h.size + w.size
+end
+puts total
+"""
+
+
+def generated_c_source(functions):
+    """A large C file for the compiler workload: many functions with loops, structs and
+    switch statements, so cc1 builds big trees and RTL (allocation-heavy, as real builds are)."""
+    out = ["#include <stddef.h>", "struct s { int a, b; double c; struct s *next; };"]
+    for i in range(functions):
+        out.append(f"""
+static int f{i}(struct s *p, int n)
+{{
+    int acc = {i};
+    for (int k = 0; k < n; k++) {{
+        switch ((k + acc) % 7) {{
+        case 0: acc += p->a * {i % 13 + 1}; break;
+        case 1: acc ^= p->b + k; break;
+        case 2: p->c += acc / (k + 1.0); break;
+        case 3: acc -= (int)p->c; break;
+        case 4: if (p->next) p = p->next; break;
+        default: acc = acc * 31 + k;
+        }}
+    }}
+    return acc + (p->next ? f{i - 1 if i else 0}(p->next, n - 1) : 0);
+}}""")
+    out.append("int run(struct s *p, int n)\n{\n    int t = 0;")
+    out.extend(f"    t += f{i}(p, n);" for i in range(functions))
+    out.append("    return t;\n}")
+    return "\n".join(out) + "\n"
+
+
+def find_cc1():
+    """The C compiler proper (cc1) of the system gcc, run directly so the workload is one
+    process (the driver would fork it)."""
+    try:
+        r = subprocess.run(["gcc", "-print-prog-name=cc1"], stdout=subprocess.PIPE, text=True,
+                           timeout=20)
+        path = r.stdout.strip()
+        return path if os.path.isabs(path) and os.access(path, os.X_OK) else "cc1"
+    except (OSError, subprocess.SubprocessError):
+        return "cc1"
+
+
 class Workload:
     def __init__(self, name, what, argv, env=None, stdin_text=None, needs=None):
         self.name = name
@@ -81,6 +157,16 @@ def make_workloads(churn_path, workdir):
     py_script = os.path.join(workdir, "python_workload.py")
     with open(py_script, "w") as f:
         f.write(PYTHON_CODE)
+    pl_script = os.path.join(workdir, "perl_workload.pl")
+    with open(pl_script, "w") as f:
+        f.write(PERL_CODE)
+    rb_script = os.path.join(workdir, "ruby_workload.rb")
+    with open(rb_script, "w") as f:
+        f.write(RUBY_CODE)
+    c_file = os.path.join(workdir, "generated.c")
+    with open(c_file, "w") as f:
+        f.write(generated_c_source(700))
+    cc1 = find_cc1()
     return [
         Workload("churn2", f"bench/churn.c, 2 threads x {churn_iters} malloc/free",
                  [churn_path, "2", churn_iters]),
@@ -91,6 +177,12 @@ def make_workloads(churn_path, workdir):
                  env={"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}),
         Workload("sqlite", "sqlite3 :memory:, 400k-row recursive-CTE insert + 2 indexes",
                  ["sqlite3", ":memory:"], stdin_text=SQLITE_SCRIPT.format(rows=400000)),
+        Workload("perl", "/usr/bin/perl: hashes of strings and arrays",
+                 ["/usr/bin/perl", pl_script, "150000"]),
+        Workload("ruby", "/usr/bin/ruby: hashes, arrays and strings",
+                 ["/usr/bin/ruby", "--disable-gems", rb_script, "300000"]),
+        Workload("cc1", "gcc's cc1 -O2 on a generated 700-function C file",
+                 [cc1, "-quiet", "-O2", c_file, "-o", os.devnull]),
     ]
 
 
@@ -288,6 +380,8 @@ class Bench:
         self.expected = {}
         self.busy_rounds = []
         self.failure_details = {}  # (workload, what) -> last line of stderr, for the notes
+        self.json = {}  # json[workload][variant] -> the JSON report of its first capture
+        self.live_cost = {}  # mode -> engine bytes per live block (live_block_cost)
 
     def run_dir(self):
         self.seq += 1
@@ -304,9 +398,9 @@ class Bench:
         d = self.run_dir()
         if variant == "plain":
             argv = list(w.argv)
-        elif variant == "memtrack":
-            argv = [self.memtrack, "run", "-o", os.path.join(d, "capture.mtc")] + \
-                self.args.memtrack_args + ["--"] + w.argv
+        elif variant.startswith("memtrack-"):
+            argv = [self.memtrack, "run", "-o", os.path.join(d, "capture.mtc"), "--mode",
+                    variant[len("memtrack-"):]] + self.args.memtrack_args + ["--"] + w.argv
         else:
             argv = ["heaptrack", "-o", os.path.join(d, "heaptrack")] + w.argv
         res = timed_run(argv, self.env_for(w), w.stdin_path, os.path.join(self.workdir, "stdout"),
@@ -335,6 +429,8 @@ class Bench:
                 # A capture its own reader rejects is no capture: the run failed too.
                 res.failure = f"capture unreadable ({report.failure} from report)"
                 self.sizes[w.name][variant].pop()
+            elif variant.startswith("memtrack-") and variant not in self.json[w.name]:
+                self.json[w.name][variant] = self.json_report(self.capture_of(variant, d, files))
         shutil.rmtree(d, ignore_errors=True)
         return res
 
@@ -342,7 +438,7 @@ class Bench:
     def capture_of(variant, d, files):
         """The (non-empty) capture a traced run left in its directory, or None. A memtrack
         capture left only as NAME.tmp.PID is incomplete and does not count."""
-        want = [os.path.join(d, "capture.mtc")] if variant == "memtrack" else \
+        want = [os.path.join(d, "capture.mtc")] if variant.startswith("memtrack") else \
             [os.path.join(d, "heaptrack." + ext) for ext in ("zst", "gz")]
         for f in want:
             if f in files and os.path.getsize(f) > 0:
@@ -352,8 +448,8 @@ class Bench:
     def time_report(self, w, variant, d, files):
         """Times the text report of the capture just written, output to /dev/null."""
         capture = self.capture_of(variant, d, files)
-        if variant == "memtrack":
-            argv, key = [self.memtrack, "report", capture], "memtrack-report"
+        if variant.startswith("memtrack"):
+            argv, key = [self.memtrack, "report", capture], variant + "-report"
         else:
             argv, key = ["heaptrack_print", capture], "heaptrack-print"
         res = timed_run(argv, dict(os.environ), None, os.devnull,
@@ -365,6 +461,17 @@ class Bench:
             note(f"  {w.name}/{key}: FAILED ({res.failure}): {detail}")
         self.samples[w.name].setdefault(key, []).append(res)
         return res
+
+    def json_report(self, capture):
+        """The JSON report of one capture (untimed), for the tracker's memory and the sampled
+        estimates; None if it cannot be had."""
+        try:
+            r = subprocess.run([self.memtrack, "report", "--format", "json", "--top",
+                                str(4 * TOP_PATHS), capture], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, timeout=self.args.timeout)
+            return json.loads(r.stdout) if r.returncode == 0 else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
 
     def wait_quiet(self, round_no):
         """Before a round, waits (up to --wait-quiet seconds) until no compiler runs and other
@@ -388,6 +495,7 @@ class Bench:
         for w in workloads:
             self.samples[w.name] = {}
             self.sizes[w.name] = {}
+            self.json[w.name] = {}
             if w.stdin_text is not None:
                 w.stdin_path = os.path.join(self.workdir, f"{w.name}.stdin")
                 with open(w.stdin_path, "w") as f:
@@ -444,74 +552,205 @@ def median_int(values):
     return int(statistics.median(values)) if values else None
 
 
+def path_key(entry):
+    """A call path of a JSON report, comparable between runs (addresses move with ASLR)."""
+    return tuple((os.path.basename(f.get("module") or ""), f.get("offset"))
+                 for f in entry.get("stack") or [])
+
+
+def estimate_errors(full, sample, key, figure):
+    """For the TOP_PATHS biggest call paths of full[key] (by `figure`), the relative error of the
+    sample capture's estimate; a path the sample did not list counts as estimated at 0."""
+    if not full or not sample:
+        return None
+    if key == "peak":
+        fl, sl = full["peak"]["contributors"], sample["peak"]["contributors"]
+    else:
+        fl, sl = full[key], sample[key]
+    est = {}
+    for e in sl:
+        est[path_key(e)] = est.get(path_key(e), 0) + e[figure]
+    errs = []
+    for e in sorted(fl, key=lambda e: -e[figure])[:TOP_PATHS]:
+        if e[figure] > 0:
+            errs.append(abs(est.get(path_key(e), 0) - e[figure]) / e[figure])
+    return errs
+
+
+LIVE_SMALL, LIVE_LARGE = 100000, 4000000
+
+
+def live_block_cost(memtrack, live_path, workdir, timeout):
+    """The engine's memory per live block in each mode: META.engine_bytes of `live N` (N blocks
+    kept live from one call path) for two values of N, (large - small) / (N_large - N_small).
+    Returns {mode: bytes per block} (absent when a run failed)."""
+    out = {}
+    for mode in MODES:
+        eng = {}
+        for n in (LIVE_SMALL, LIVE_LARGE):
+            cap = os.path.join(workdir, f"live-{mode}-{n}.mtc")
+            r = subprocess.run([memtrack, "run", "-o", cap, "--mode", mode, "--", live_path,
+                                str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=timeout)
+            rep = subprocess.run([memtrack, "report", "--format", "json", cap],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 timeout=timeout)
+            if r.returncode != 0 or rep.returncode != 0:
+                break
+            eng[n] = json.loads(rep.stdout)["engine_bytes"]
+        if len(eng) == 2:
+            out[mode] = (eng[LIVE_LARGE] - eng[LIVE_SMALL]) / (LIVE_LARGE - LIVE_SMALL)
+    return out
+
+
 def build_tables(bench, workloads, info, runs):
-    """Returns (main table lines, detail table lines, target lines), all Markdown."""
-    main = ["| workload | plain s | memtrack s | heaptrack s | memtrack × | heaptrack × "
-            "| (m−1)/(h−1) | ≤ 1/3? |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
-    detail = ["| workload | capture memtrack | capture heaptrack | peak RSS MiB plain / memtrack "
-              "/ heaptrack | CPU s plain / memtrack / heaptrack | `memtrack report` s "
-              "| `heaptrack_print` s |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    targets = []
+    """Returns (tables: list of (caption, lines)), target lines), all Markdown."""
+    mem_variants = ["memtrack-" + m for m in MODES]
+    main = ["| workload | plain s | " + " | ".join(f"{m} ×" for m in MODES) +
+            " | heaptrack × | (full−1)/(h−1) |",
+            "| --- | ---: | " + " | ".join("---:" for _ in MODES) + " | ---: | ---: |"]
+    secs = ["| workload | " + " | ".join(f"{v} s" for v in VARIANTS) + " |",
+            "| --- | " + " | ".join("---:" for _ in VARIANTS) + " |"]
+    detail = ["| workload | capture " + " / ".join(MODES) + " / heaptrack | peak RSS MiB "
+              + " / ".join(v.replace("memtrack-", "") for v in VARIANTS) + " | report s "
+              + " / ".join(MODES) + " | `heaptrack_print` s |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    memory = ["| workload | engine bytes (full) | live blocks at the peak | bytes per live block "
+              "(incl. call tree) | call paths |",
+              "| --- | ---: | ---: | ---: | ---: |"]
+    est = [f"| workload | leaked bytes, top {TOP_PATHS} paths: max error | peak bytes, top "
+           f"{TOP_PATHS} paths: max error | sampled allocations |",
+           "| --- | ---: | ---: | ---: |"]
+    targets = {"full": [], "count": [], "sample": [], "report": [], "estimates": []}
     ratios = {}
     for w in workloads:
         s = bench.samples.get(w.name, {})
         if getattr(w, "skipped", None):
-            main.append(f"| {w.name} | skipped: {w.skipped} | | | | | | |")
+            main.append(f"| {w.name} | skipped: {w.skipped} | | | | | |")
             continue
         med, err = {}, {}
         for v in VARIANTS:
             med[v], err[v] = summarize(s.get(v, []))
-        cells = [fmt_s(med[v]) if err[v] is None else err[v] for v in VARIANTS]
         ratio = {}
-        for v in ("memtrack", "heaptrack"):
+        for v in VARIANTS[1:]:
             if med["plain"] and med[v] is not None:
                 ratio[v] = med[v] / med["plain"]
         ratios[w.name] = ratio
         rel = "—"
-        ok = "—"
-        if "memtrack" in ratio and "heaptrack" in ratio and ratio["heaptrack"] > 1:
-            frac = (ratio["memtrack"] - 1) / (ratio["heaptrack"] - 1)
+        full, heap = ratio.get("memtrack-full"), ratio.get("heaptrack")
+        if full is not None and heap is not None and heap > 1:
+            frac = (full - 1) / (heap - 1)
             rel = f"{frac:.2f}"
-            ok = "yes" if frac <= 1 / 3 else "**no**"
-        elif err["memtrack"]:
-            ok = "**no** (failed)"
-        main.append(f"| {w.name} | " + " | ".join(cells) + " | " +
-                    " | ".join(f"{ratio[v]:.2f}" if v in ratio else "—"
-                               for v in ("memtrack", "heaptrack")) + f" | {rel} | {ok} |")
+            targets["full"].append((w.name, frac <= 1 / 3, f"{frac:.2f}"))
+        elif err["memtrack-full"]:
+            targets["full"].append((w.name, False, "failed"))
+        for m in ("count", "sample"):
+            r = ratio.get("memtrack-" + m)
+            targets[m].append((w.name, r is not None and r <= MODE_LIMIT[m],
+                               f"{r:.2f}×" if r is not None else "failed"))
+
+        def cell(v):
+            return f"{ratio[v]:.2f}" if v in ratio else (err[v] or "—")
+        main.append(f"| {w.name} | {fmt_s(med['plain']) if err['plain'] is None else err['plain']}"
+                    f" | " + " | ".join(cell(v) for v in mem_variants) +
+                    f" | {cell('heaptrack')} | {rel} |")
+        secs.append(f"| {w.name} | " + " | ".join(
+            fmt_s(med[v]) if err[v] is None else err[v] for v in VARIANTS) + " |")
 
         def ok_vals(key, attr):
             return [getattr(r, attr) for r in s.get(key, []) if r.failure is None]
 
         rss = " / ".join(fmt_mib(median_or_none(ok_vals(v, "maxrss_kb"))) for v in VARIANTS)
-        cpu = " / ".join(fmt_s(median_or_none(ok_vals(v, "cpu"))) for v in VARIANTS)
+        sizes = " / ".join(fmt_size(median_int(bench.sizes[w.name].get(v, [])))
+                           for v in mem_variants + ["heaptrack"])
         rep = {}
-        for key in ("memtrack-report", "heaptrack-print"):
-            m, e = summarize(s.get(key, []))
-            rep[key] = (m, e)
-        detail.append(
-            f"| {w.name} | {fmt_size(median_int(bench.sizes[w.name].get('memtrack', [])))} "
-            f"| {fmt_size(median_int(bench.sizes[w.name].get('heaptrack', [])))} | {rss} "
-            f"| {cpu} | " + " | ".join(fmt_s(m) if e is None else e for m, e in rep.values()) + " |")
-        mr, hr = rep["memtrack-report"][0], rep["heaptrack-print"][0]
-        if mr is not None and hr is not None:
-            targets.append(f"- report generation, {w.name}: `memtrack report` {mr:.2f} s vs "
-                           f"`heaptrack_print` {hr:.2f} s — "
-                           f"{'met' if mr < hr else '**not met**'}")
-    r2, r4 = ratios.get("churn2", {}), ratios.get("churn4", {})
-    if "memtrack" in r2 and "memtrack" in r4:
-        growth = r4["memtrack"] / r2["memtrack"]
-        h = (f"; heaptrack {r2['heaptrack']:.2f}× → {r4['heaptrack']:.2f}×"
-             if "heaptrack" in r2 and "heaptrack" in r4 else "")
-        targets.insert(0, f"- no collapse with threads: memtrack {r2['memtrack']:.2f}× on churn2 → "
-                          f"{r4['memtrack']:.2f}× on churn4 (×{growth:.2f}){h} — "
-                          f"{'met' if growth <= 1.5 else '**not met**'} (limit ×1.5)")
-    return main, detail, targets
+        for key in [v + "-report" for v in mem_variants] + ["heaptrack-print"]:
+            rep[key] = summarize(s.get(key, []))
+        mrep = " / ".join(fmt_s(m) if e is None else e for m, e in
+                          (rep[v + "-report"] for v in mem_variants))
+        hp = rep["heaptrack-print"]
+        detail.append(f"| {w.name} | {sizes} | {rss} | {mrep} | "
+                      f"{fmt_s(hp[0]) if hp[1] is None else hp[1]} |")
+        mr = rep["memtrack-full-report"][0]
+        if mr is not None and hp[0] is not None:
+            targets["report"].append((w.name, mr < hp[0], f"{mr:.2f} s vs {hp[0]:.2f} s"))
+
+        js = bench.json.get(w.name, {})
+        jf, jsmp = js.get("memtrack-full"), js.get("memtrack-sample")
+        if jf:
+            blocks = jf["totals"]["peak_blocks"]
+            per = f"{jf['engine_bytes'] / blocks:.0f}" if blocks else "—"
+            memory.append(f"| {w.name} | {fmt_size(jf['engine_bytes'])} | {blocks} | {per} "
+                          f"| {jf.get('leak_call_paths', '—')} leaking |")
+        errs = [estimate_errors(jf, jsmp, "leaks", "live_bytes"),
+                estimate_errors(jf, jsmp, "peak", "bytes")]
+        cells = ["—" if e is None else (f"{max(e):.1%}" if e else "none") for e in errs]
+        if jsmp:
+            est.append(f"| {w.name} | {cells[0]} | {cells[1]} | "
+                       f"{jsmp.get('sampled_allocations', '—')} |")
+            worst = max((max(e) for e in errs if e), default=None)
+            if worst is not None:
+                targets["estimates"].append((w.name, worst <= ESTIMATE_TOLERANCE, f"{worst:.1%}"))
+
+    lines = []
+
+    def verdict(name, rows, limit):
+        if not rows:
+            return
+        bad = [f"{wn} ({val})" for wn, ok, val in rows if not ok]
+        good = [f"{wn} ({val})" for wn, ok, val in rows if ok]
+        lines.append(f"- {name} ({limit}): " + ("met on every workload" if not bad else
+                     "**missed** on " + ", ".join(bad)) +
+                     (("; met on " + ", ".join(good)) if bad and good else
+                      (": " + ", ".join(good) if good else "")))
+    verdict("full: overhead at most 1/3 of heaptrack's", targets["full"], "(m−1)/(h−1) ≤ 0.33")
+    r2 = ratios.get("churn2", {}).get("memtrack-full")
+    if r2 is not None:
+        lines.append(f"- full: churn2 at most {CHURN2_FULL_LIMIT}×: {r2:.2f}× — "
+                     f"{'met' if r2 <= CHURN2_FULL_LIMIT else '**missed**'}")
+    verdict("count: at most 1.10×", targets["count"], "ratio")
+    verdict("sample: at most 1.03×", targets["sample"], "ratio")
+    verdict(f"sample: estimates of the top {TOP_PATHS} call paths' leaked and peak bytes within "
+            f"{ESTIMATE_TOLERANCE:.0%} of full mode's", targets["estimates"], "max error")
+    verdict("report generation faster than `heaptrack_print`", targets["report"],
+            "`memtrack report` of the full capture")
+    c2, c4 = ratios.get("churn2", {}), ratios.get("churn4", {})
+    if "memtrack-full" in c2 and "memtrack-full" in c4:
+        growth = c4["memtrack-full"] / c2["memtrack-full"]
+        lines.append(f"- no collapse with threads: full {c2['memtrack-full']:.2f}× on churn2 → "
+                     f"{c4['memtrack-full']:.2f}× on churn4 (×{growth:.2f}) — "
+                     f"{'met' if growth <= 1.5 else '**missed**'} (limit ×1.5)")
+    if bench.live_cost:
+        worst = max(bench.live_cost.values())
+        lines.append(f"- tracker memory at most 48 bytes per live allocation plus the call tree: "
+                     + ", ".join(f"{m} {v:.1f}" for m, v in bench.live_cost.items()) +
+                     f" bytes per live block — {'met' if worst <= 48 else '**missed**'}")
+    tables = [
+        (f"Ratios traced / plain of median wall times over {runs} rounds (variants alternated "
+         "within each round); (full−1)/(h−1) = full mode's overhead as a fraction of "
+         "heaptrack's.", main),
+        ("Median wall times, seconds.", secs),
+        ("Capture size, peak RSS (`ru_maxrss` from `wait4`: the largest single process of the "
+         "command's tree, so for heaptrack the larger of the program and its "
+         "`heaptrack_interpret` helper, not their sum), and the time of a text report of one "
+         "capture (output to /dev/null); medians.", detail),
+        ("The tracker's own memory (META.engine_bytes of the first full-mode capture: all it "
+         "mapped, live table and call tree included) per block live at the peak.", memory),
+        ("The engine's memory per live block, measured: `bench/live.c` keeps N blocks live from "
+         f"one call path; (engine_bytes at N = {LIVE_LARGE} − at N = {LIVE_SMALL}) / "
+         f"{LIVE_LARGE - LIVE_SMALL}.",
+         ["| mode | bytes per live block |", "| --- | ---: |"] +
+         [f"| {m} | {v:.1f} |" for m, v in bench.live_cost.items()]),
+        (f"Sample mode's estimates (default mean, 512 KiB) against full mode's exact figures: "
+         f"for the {TOP_PATHS} call paths with the most leaked bytes, and the {TOP_PATHS} with "
+         "the most bytes at the peak, the largest relative error of the sampled estimate "
+         "(first capture of each mode; a path absent from the sample counts as 100 %).", est),
+    ]
+    return tables, lines
 
 
 def render(bench, workloads, info, args):
-    main, detail, targets = build_tables(bench, workloads, info, args.runs)
+    tables, targets = build_tables(bench, workloads, info, args.runs)
     out = []
     out.append(f"Measured {info['date']} with `python3 bench/run.py --runs {args.runs}"
                f"{' --only ' + args.only if args.only else ''}"
@@ -525,20 +764,11 @@ def render(bench, workloads, info, args):
         out.append("")
         out.append("The machine was not quiet (other processes' load; timings noisier than "
                    "usual): " + "; ".join(bench.busy_rounds) + ".")
-    out.append("")
-    out.append(f"Wall time, median of {args.runs} rounds (variants alternated within each "
-               "round); × = traced / plain; (m−1)/(h−1) = memtrack's overhead as a fraction of "
-               "heaptrack's.")
-    out.append("")
-    out.extend(main)
-    out.append("")
-    out.append("Capture size, peak RSS (`ru_maxrss` from `wait4`: the largest single process of "
-               "the command's tree, so for heaptrack the larger of the program and its "
-               "`heaptrack_interpret` helper, not their sum), CPU time of the whole tree (user + "
-               "sys, including helpers), and the time of a text report of one capture "
-               "(output to /dev/null); medians.")
-    out.append("")
-    out.extend(detail)
+    for caption, lines in tables:
+        out.append("")
+        out.append(caption)
+        out.append("")
+        out.extend(lines)
     skipped = [w for w in workloads if getattr(w, "skipped", None)]
     if bench.failure_details:
         out.append("")
@@ -579,7 +809,8 @@ def main():
     ap = argparse.ArgumentParser(
         description="Benchmark memtrack vs. an untracked run vs. heaptrack (ratios, same run).")
     ap.add_argument("--runs", type=int, default=5, help="rounds per workload (default 5)")
-    ap.add_argument("--only", help="comma-separated workloads: churn2,churn4,python,sqlite")
+    ap.add_argument("--only",
+                    help="comma-separated workloads: churn2,churn4,python,sqlite,perl,ruby,cc1")
     ap.add_argument("--memtrack", default=os.path.join(REPO_ROOT, "build", "memtrack"),
                     help="the memtrack CLI (default: build/memtrack in the repository)")
     ap.add_argument("--memtrack-args", default="",
@@ -641,6 +872,11 @@ def main():
             note(f"{k}: {v}")
         bench = Bench(args, memtrack, workdir)
         bench.run(active)
+        live = os.path.join(workdir, "live")
+        if cc and subprocess.run([cc, "-O1", "-o", live, os.path.join(BENCH_DIR, "live.c")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                                 ).returncode == 0:
+            bench.live_cost = live_block_cost(memtrack, live, workdir, args.timeout)
         info["load average at end"] = "%.2f %.2f %.2f" % os.getloadavg()
         text = render(bench, workloads, info, args)
         print(text)

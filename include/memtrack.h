@@ -148,8 +148,14 @@ extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
 /* Starts tracking. Returns 1 if tracking started now, 0 if it was already running,
  * MEMTRACK_ENOTRACKER without a tracker and in a set-user-ID or set-group-ID program (never
  * traced), MEMTRACK_ENOMEM if the tracker could not set up. With -lmemtrack the first start
- * reads MEMTRACK_MODE and MEMTRACK_DEPTH from the environment (see README.md); blocks allocated
- * before it are invisible, and freeing them later is counted as an "unknown free", never as a
+ * reads the mode from the environment: MEMTRACK_MODE is `full`
+ * (the default: a call path for every allocation), `count` (exact counts, no call paths) or
+ * `sample` / `sample=BYTES` (exact counts; call paths for a byte-weighted sample, one per BYTES
+ * allocated on average, default 524288, and per-path figures that are estimates), with
+ * MEMTRACK_DEPTH and MEMTRACK_SEED (a fixed sample); see README.md. An invalid setting makes
+ * it return MEMTRACK_ENOMEM after a message on stderr. Counts (memtrack_totals,
+ * memtrack_count_for, memtrack_peak) are exact in every mode. Blocks allocated before the
+ * start are invisible, and freeing them later is counted as an "unknown free", never as a
  * negative count. */
 MEMTRACK_INLINE_ int memtrack_start(void)
 {
@@ -241,8 +247,9 @@ MEMTRACK_INLINE_ int memtrack_name_block(void *block, const char *name, const ch
 #define MEMTRACK_TRACK(var) memtrack_name_block((var), #var, __FILE__, __LINE__)
 
 /* Records call paths of `depth` frames (1..256) for the allocations of class `cls` from now
- * on, whatever the mode (in `count` mode, the only call paths recorded); 0 switches back to
- * the mode's default. The class is created if needed. */
+ * on, whatever the mode (in `count` mode, the only call paths recorded; in `sample` mode, for
+ * the class's sampled allocations); 0 switches back to the mode's default. The class is
+ * created if needed. */
 MEMTRACK_INLINE_ int memtrack_track_paths(const char *cls, unsigned depth)
 {
     return memtrack__track_paths ? memtrack__track_paths(cls, depth) : MEMTRACK_ENOTRACKER;
@@ -351,7 +358,8 @@ typedef struct memtrack_path_s {
 
 /* The call paths of class `cls` holding the most live blocks now (then the most bytes), biggest
  * first: up to `max` of them into out[], their number in *count. Paths are recorded at the
- * moment of each allocation, for classes that have them (full mode, or memtrack_track_paths).
+ * moment of each allocation, for classes that have them (full mode, or memtrack_track_paths);
+ * in sample mode the figures are estimates from the sampled allocations.
  * It scans what is live: O(live blocks), for occasional use. MEMTRACK_ENOENT for an unknown
  * class. */
 MEMTRACK_INLINE_ int memtrack_top_paths(const char *cls, memtrack_path_t *out, size_t max,

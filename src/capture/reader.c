@@ -15,6 +15,7 @@
 
 #include "capture/checksum.h"
 #include "capture/format.h"
+#include "core/sampler.h"
 
 /* Smallest possible records, used to bound counts before allocating anything: a module is three
  * u64 and two empty strings, a thread thirteen u64 and an empty name. */
@@ -86,6 +87,8 @@ static const char *section_name(uint32_t type)
         return "THREAD_NODES";
     case MT_SEC_SYMBOLS:
         return "SYMBOLS";
+    case MT_SEC_SAMPLING:
+        return "SAMPLING";
     case MT_SEC_END:
         return "END";
     default:
@@ -452,6 +455,23 @@ static int check_symbols(const mt_capture_t *cap, char *err, size_t errlen)
     return 0;
 }
 
+static int parse_sampling(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, MT_FMT_SAMPLING_LEN, "its fields", err, errlen);
+    if (p == NULL) return -1;
+    cap->sample_mean = le64(p);
+    cap->sampled = le64(p + 8);
+    if (cap->sample_mean < 1 || cap->sample_mean > MT_SAMPLE_MEAN_MAX)
+        return fail(err, errlen, "corrupt: SAMPLING mean %" PRIu64 " bytes (expected 1 to %llu)",
+                    cap->sample_mean, (unsigned long long)MT_SAMPLE_MEAN_MAX);
+    return expect_consumed(c, err, errlen);
+}
+
+uint64_t mt__cap_block_bytes(const mt_capture_t *cap, uint64_t size)
+{
+    return mt__cap_estimated(cap) ? mt__sample_bytes(size, cap->sample_mean) : size;
+}
+
 /* Class marker frames must name a class of the CLASSES section, and stage contributors
  * existing nodes. */
 static int check_markers(const mt_capture_t *cap, char *err, size_t errlen)
@@ -585,7 +605,8 @@ size_t mt__capture_root_alias(const mt_capture_t *cap)
     return 0;
 }
 
-/* LIVE against the nodes and TOTALS: the report shows node figures and trusts them to add up. */
+/* LIVE against the nodes and TOTALS: the report shows node figures and trusts them to add up.
+ */
 static int check_live(mt_capture_t *cap, char *err, size_t errlen)
 {
     size_t alias = mt__capture_root_alias(cap);
@@ -601,6 +622,7 @@ static int check_live(mt_capture_t *cap, char *err, size_t errlen)
     }
 
     uint64_t *sums = calloc(cap->nnodes * 2, sizeof *sums); /* blocks, bytes per node */
+    bool est = mt__cap_estimated(cap);
     if (sums == NULL) return fail(err, errlen, "out of memory");
     int rc = -1;
     uint64_t bytes = 0;
@@ -619,14 +641,24 @@ static int check_live(mt_capture_t *cap, char *err, size_t errlen)
             goto out;
         }
         size_t n = l->node == 0 ? alias : l->node;
+        /* In sample mode a node's live figures are the estimates of its blocks (units of
+         * MT_EST_ONE until rounded below), as the writer adds them. */
+        uint64_t w = est ? mt__sample_count_fixed(l->size, cap->sample_mean) : 1;
+        uint64_t wbytes = est ? mt__sample_bytes(l->size, cap->sample_mean) : l->size;
         if (__builtin_add_overflow(bytes, l->size, &bytes) ||
-            __builtin_add_overflow(sums[2 * n + 1], l->size, &sums[2 * n + 1])) {
+            __builtin_add_overflow(sums[2 * n + 1], wbytes, &sums[2 * n + 1]) ||
+            __builtin_add_overflow(sums[2 * n], w, &sums[2 * n])) {
             fail(err, errlen, "corrupt: live block sizes overflow");
             goto out;
         }
-        sums[2 * n]++;
     }
-    if (cap->nlive != cap->totals.live_blocks || bytes != cap->totals.live_bytes) {
+    if (est) {
+        for (size_t id = 0; id < cap->nnodes; id++)
+            sums[2 * id] = mt__est_round(sums[2 * id]);
+    }
+    /* In sample mode LIVE lists the sampled blocks only: a part of what TOTALS counts. */
+    if ((!est && (cap->nlive != cap->totals.live_blocks || bytes != cap->totals.live_bytes)) ||
+        (est && (cap->nlive > cap->totals.live_blocks || bytes > cap->totals.live_bytes))) {
         fail(err, errlen,
              "corrupt: LIVE holds %zu blocks of %" PRIu64 " bytes, TOTALS says %" PRIu64
              " blocks of %" PRIu64,
@@ -648,7 +680,8 @@ static int check_live(mt_capture_t *cap, char *err, size_t errlen)
         nblocks += n->live_blocks;
         nbytes += n->live_bytes;
     }
-    if (nblocks != cap->totals.live_blocks || nbytes != cap->totals.live_bytes) {
+    /* Estimates add up to about the totals, not exactly. */
+    if (!est && (nblocks != cap->totals.live_blocks || nbytes != cap->totals.live_bytes)) {
         fail(err, errlen,
              "corrupt: the nodes hold %" PRIu64 " live blocks of %" PRIu64
              " bytes, TOTALS says %" PRIu64 " of %" PRIu64,
@@ -789,7 +822,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
     mt_capture_t *cap = calloc(1, sizeof *cap);
     if (cap == NULL) return fail(err, errlen, "out of memory");
     cap->version = version;
-    static int (*const parsers[])(mt_capture_t *, mt_cursor_t *, char *, size_t) = {
+    static int (*const parsers[MT_SEC_LAST + 1])(mt_capture_t *, mt_cursor_t *, char *, size_t) = {
         [MT_SEC_META] = parse_meta,         [MT_SEC_TOTALS] = parse_totals,
         [MT_SEC_MODULES] = parse_modules,   [MT_SEC_NODES] = parse_nodes,
         [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
@@ -801,6 +834,17 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         if (!secs[type].seen || type == MT_SEC_LIVE || !parsers[type]) continue;
         mt_cursor_t c = {secs[type].payload, (size_t)secs[type].length, section_name(type)};
         if (parsers[type](cap, &c, err, errlen) != 0) goto bad;
+    }
+    if (secs[MT_SEC_SAMPLING].seen) {
+        mt_cursor_t c = {secs[MT_SEC_SAMPLING].payload, (size_t)secs[MT_SEC_SAMPLING].length,
+                         "SAMPLING"};
+        if (parse_sampling(cap, &c, err, errlen) != 0) goto bad;
+    }
+    if ((cap->mode == MT_CAP_MODE_SAMPLE) != secs[MT_SEC_SAMPLING].seen) {
+        fail(err, errlen,
+             cap->mode == MT_CAP_MODE_SAMPLE ? "corrupt: sample mode without a SAMPLING section"
+                                             : "corrupt: a SAMPLING section outside sample mode");
+        goto bad;
     }
     if (parse_live(cap, data, len, err, errlen) != 0) goto bad;
     /* Absent optional sections read as empty; the arrays are never NULL so callers can index

@@ -125,7 +125,26 @@ typedef struct mt_capture_s {
     mt_cap_sample_t *samples;
     size_t nsymbols;          /* 0 when the capture has no SYMBOLS section */
     mt_cap_symbol_t *symbols; /* sorted by frame, each frame once */
+    /* SAMPLING (mode 2): the sampling mean in bytes (0 in the other modes), and how many
+     * allocations were sampled. The nodes' figures and TOTALS' peak_blocks are then estimates;
+     * LIVE lists the sampled live blocks only. */
+    uint64_t sample_mean, sampled;
 } mt_capture_t;
+
+/* The capture's META.mode values. */
+#define MT_CAP_MODE_FULL   0u
+#define MT_CAP_MODE_COUNT  1u
+#define MT_CAP_MODE_SAMPLE 2u
+
+/* Whether the capture's call-path figures are estimates (sample mode). */
+static inline int mt__cap_estimated(const mt_capture_t *cap)
+{
+    return cap->mode == MT_CAP_MODE_SAMPLE;
+}
+
+/* The bytes a live block of the capture stands for: its size, or in sample mode its estimate
+ * (core/sampler.h), as the node figures count it. */
+uint64_t mt__cap_block_bytes(const mt_capture_t *cap, uint64_t size);
 
 /* Reads and validates the capture at `path`. On success returns 0 and sets *out (free it with
  * mt__capture_free). On failure returns -1 and writes one line (no trailing newline) into

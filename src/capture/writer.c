@@ -122,15 +122,24 @@ typedef struct scan_s {
     mt_node_figs_t *figs; /* NULL when there was no memory for them */
     uint32_t nnodes, nthreads;
     uint64_t peak, peak_tag;
+    uint64_t mean;         /* sample mode: node figures are estimates (mt__node_figs_add_live) */
     mt_nodemap_t *tfigs;   /* node figures by allocating thread (engine.h); may be NULL */
     uint64_t *thread_live; /* 2 per thread: blocks, bytes; may be NULL */
     uint64_t live_blocks, live_bytes;
 } scan_t;
 
-/* Without memory for the nodes' figures (figs NULL) no live block is written: the nodes could
- * not account for them and the capture would be refused as inconsistent. It is then marked
- * degraded instead. */
+/* Whether a block counts in this capture: not when its call path or thread appeared after the
+ * writer started. A block without a call path (sample mode, MT_NODE_NONE) counts in the totals
+ * and its thread's figures, but is not listed in LIVE (in_live). Without memory for the nodes'
+ * figures (figs NULL) no block counts: the nodes could not account for them and the capture
+ * would be refused as inconsistent. It is then marked degraded instead. */
 static bool in_snapshot(const scan_t *sc, const mt_block_t *b)
+{
+    return sc->figs && (b->node < sc->nnodes || b->node == MT_NODE_NONE) &&
+           b->thread < sc->nthreads;
+}
+
+static bool in_live(const scan_t *sc, const mt_block_t *b)
 {
     return sc->figs && b->node < sc->nnodes && b->thread < sc->nthreads;
 }
@@ -139,14 +148,17 @@ static void write_block(const mt_block_t *b, void *ctx)
 {
     scan_t *sc = ctx;
     if (!in_snapshot(sc, b)) return;
-    mt__wbuf_u64(sc->w, b->addr);
-    mt__wbuf_u64(sc->w, b->size);
-    mt__wbuf_u32(sc->w, b->node);
-    mt__wbuf_u32(sc->w, b->thread);
+    if (in_live(sc, b)) {
+        mt__wbuf_u64(sc->w, b->addr);
+        mt__wbuf_u64(sc->w, b->size);
+        mt__wbuf_u32(sc->w, b->node);
+        mt__wbuf_u32(sc->w, b->thread);
+    }
     sc->live_blocks++;
     sc->live_bytes += b->size;
-    if (sc->figs) mt__node_figs_add_live(sc->figs, sc->nnodes, b, sc->peak);
-    if (sc->tfigs && mt__thread_figs_add_live(&sc->tfigs, b, sc->peak, sc->peak_tag) != 0) {
+    if (sc->figs) mt__node_figs_add_live(sc->figs, sc->nnodes, b, sc->peak, sc->mean);
+    if (sc->tfigs &&
+        mt__thread_figs_add_live(&sc->tfigs, b, sc->peak, sc->peak_tag, sc->mean) != 0) {
         mt__nodemap_free(sc->tfigs); /* no memory: the capture goes without THREAD_NODES */
         sc->tfigs = NULL;
     }
@@ -164,7 +176,7 @@ typedef struct filter_s {
 static void count_in_snapshot(const mt_block_t *b, void *ctx)
 {
     filter_t *f = ctx;
-    if (in_snapshot(f->sc, b)) f->n++;
+    if (in_live(f->sc, b)) f->n++;
 }
 
 static void write_live(mt_engine_t *e, scan_t *sc, uint32_t self)
@@ -177,8 +189,9 @@ static void write_live(mt_engine_t *e, scan_t *sc, uint32_t self)
         if (f.n) {
             section(sc->w, MT_SEC_LIVE, 8 + MT_FMT_LIVE_SIZE * f.n);
             mt__wbuf_u64(sc->w, f.n);
-            mt__shard_foreach(s, write_block, sc);
         }
+        /* Also without a section: blocks without a call path still count (sample mode). */
+        mt__shard_foreach(s, write_block, sc);
         if (locked) mt_unlock(&s->lock);
     }
 }
@@ -396,6 +409,19 @@ static void write_classes(mt_wbuf_t *w, mt_engine_t *e)
     }
 }
 
+/* Sample mode's parameters (docs/FORMAT.md, SAMPLING): the mean and how many allocations were
+ * sampled. */
+static void write_sampling(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
+{
+    if (e->config.mode != MT_MODE_SAMPLE) return;
+    uint64_t sampled = 0;
+    for (uint32_t i = 0; i < sc->nthreads; i++)
+        sampled += mt_load_relaxed(&mt__engine_thread(e, i)->sampled); /* relaxed: a counter */
+    section(w, MT_SEC_SAMPLING, MT_FMT_SAMPLING_LEN);
+    mt__wbuf_u64(w, e->config.sample_mean);
+    mt__wbuf_u64(w, sampled);
+}
+
 static void write_totals(mt_wbuf_t *w, const mt_totals_t *tot, const scan_t *sc)
 {
     uint64_t peak_blocks = 0;
@@ -427,7 +453,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     mt_timebase_t now = mt__engine_now(e);
     mt_totals_t tot;
     mt__engine_totals(e, now, &tot);
-    scan_t sc = {.w = w, .peak = tot.peak_bytes};
+    scan_t sc = {.w = w, .peak = tot.peak_bytes, .mean = mt__engine_est_mean(e)};
     sc.nthreads = mt__engine_thread_count(e);
     sc.nnodes = mt__tree_count(&e->tree);
     size_t figs_len = sizeof(mt_node_figs_t) * sc.nnodes;
@@ -449,15 +475,22 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
 
     sc.peak_tag = mt__peak_tag(e, tot.peak_bytes);
     if (sc.figs) {
-        /* The node figures are the sums of the thread figures, so the two always agree. */
         sc.tfigs = mt__engine_thread_figures(e, self);
-        if (sc.tfigs)
-            mt__node_figs_add_map(sc.figs, sc.nnodes, sc.tfigs, sc.peak_tag);
-        else
-            mt__engine_node_figures(e, sc.figs, sc.nnodes, sc.peak_tag, self);
+        if (!sc.tfigs) mt__engine_node_figures(e, sc.figs, sc.nnodes, sc.peak_tag, self);
     }
 
     write_live(e, &sc, self);
+    if (sc.figs) mt__node_figs_finish(e, sc.figs, sc.nnodes);
+    if (sc.tfigs) {
+        /* The node figures other than live ones are the sums of the thread figures (each
+         * rounded first, in sample mode), so that the two always agree. */
+        mt__thread_figs_finish(e, sc.tfigs);
+        for (uint32_t i = 0; i < sc.nnodes; i++) {
+            mt_node_figs_t *f = &sc.figs[i];
+            f->allocations = f->bytes = f->temporary = f->peak_blocks = f->peak_bytes = 0;
+        }
+        mt__node_figs_add_map(sc.figs, sc.nnodes, sc.tfigs, sc.peak_tag);
+    }
 
     /* The figures now hold the current period's peak. The run's peak may be that of an earlier
      * period (stages.c kept its contributors): then those are the nodes' peak figures. */
@@ -497,6 +530,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_stages(w, e, &current, now);
     write_names(w, e, self);
     write_timeline(w, e, self);
+    write_sampling(w, e, &sc);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -8,7 +8,8 @@ static void usage(FILE *f)
 {
     fputs("usage: memtrack <command> [options]\n"
           "\n"
-          "  memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
+          "  memtrack run [-o FILE] [--depth N] [--mode full|count|sample[=BYTES]]\n"
+          "               [--snapshot-signal SIG]\n"
           "               [--] PROGRAM [ARGS...]\n"
           "      run PROGRAM, tracking every allocation; writes a capture file at its end\n"
           "  memtrack report [--format text|json] [--top N] [--match TEXT] CAPTURE\n"

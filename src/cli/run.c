@@ -35,13 +35,17 @@ typedef struct run_opts_s {
 
 static void run_usage(FILE *f)
 {
-    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode full|count] [--snapshot-signal SIG]\n"
+    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode MODE] [--snapshot-signal SIG]\n"
           "                    [--follow-children] [--] PROGRAM [ARGS...]\n"
           "  -o, --output FILE      where to write the capture (default\n"
           "                         ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
           "  --depth N              frames kept per call path, 1 to 256 (default 64)\n"
-          "  --mode full|count      a call path for every allocation (full, the default), or\n"
-          "                         counts only, with call paths for the classes that ask\n"
+          "  --mode MODE            full: a call path for every allocation (the default);\n"
+          "                         count: counts only, with call paths for the classes\n"
+          "                         that ask; sample[=BYTES]: exact counts, call paths for\n"
+          "                         a byte-weighted sample of the allocations, one per BYTES\n"
+          "                         allocated on average (default 524288), and per-path\n"
+          "                         figures estimated from them\n"
           "  --snapshot-signal SIG  the signal on which the program writes a snapshot\n"
           "                         (memtrack snapshot PID sends it): a number, a name like\n"
           "                         USR2 or RTMAX-2 (the default), or none\n"
@@ -68,6 +72,16 @@ static int parse_depth(const char *s, unsigned *out)
         return -1;
     *out = (unsigned)v;
     return 0;
+}
+
+/* Whether the tracker takes `mode` for MEMTRACK_MODE (native/config.c, its one parser). */
+static bool mode_valid(const char *mode)
+{
+    mt_env_t env = {.mode = mode};
+    mt_env_error_t bad;
+    mt_config_t cfg;
+    char pattern[PATH_MAX];
+    return mt__config_parse(&env, NULL, "x", &cfg, pattern, sizeof(pattern), &bad) == 0;
 }
 
 /* A signal by number or name ("USR2", "SIGUSR2", "RTMIN+3", "RTMAX-2"); -1 if it is none. */
@@ -136,8 +150,8 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
             if (parse_depth(val, &o->depth) != 0)
                 return bad_usage("--depth takes a number from 1 to 256, not", val);
         } else if (!strcmp(a, "--mode")) {
-            if (strcmp(val, "full") != 0 && strcmp(val, "count") != 0)
-                return bad_usage("--mode takes full or count, not", val);
+            if (!mode_valid(val))
+                return bad_usage("--mode takes full, count, sample or sample=BYTES, not", val);
             o->mode = val;
         } else if (!strcmp(a, "--snapshot-signal")) {
             o->snapshot_sig = strcmp(val, "none") ? mt__cli_signal(val) : 0;
@@ -296,9 +310,11 @@ int mt__cmd_run(int argc, char **argv)
     int r = parse_run_args(argc, argv, &o);
     if (r >= 0) return r;
 
-    /* MEMTRACK_MODE and MEMTRACK_DEPTH of this environment apply when no option overrides them:
+    /* MEMTRACK_MODE, MEMTRACK_SEED and MEMTRACK_DEPTH of this environment apply when no option
+     * overrides them:
      * a bad one is refused here, as the tracker would refuse it (native/config.c). */
     mt_env_t env = {.mode = o.mode ? NULL : getenv("MEMTRACK_MODE"),
+                    .seed = getenv("MEMTRACK_SEED"),
                     .depth = o.depth ? NULL : getenv("MEMTRACK_DEPTH")};
     mt_env_error_t bad;
     mt_config_t cfg;

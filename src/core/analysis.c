@@ -9,14 +9,15 @@
 typedef struct scan_s {
     mt_node_figs_t *figs;
     uint32_t nnodes, cls;
+    uint64_t mean; /* sample mode: blocks count for their estimates */
 } scan_t;
 
 static void count_live(const mt_block_t *b, void *ctx)
 {
     scan_t *s = ctx;
     if (b->cls == s->cls && b->node < s->nnodes) {
-        s->figs[b->node].live_blocks++;
-        s->figs[b->node].live_bytes += b->size;
+        s->figs[b->node].live_blocks += s->mean ? mt__sample_count_fixed(b->size, s->mean) : 1;
+        s->figs[b->node].live_bytes += s->mean ? mt__sample_bytes(b->size, s->mean) : b->size;
     }
 }
 
@@ -41,7 +42,7 @@ int mt__engine_top_paths(mt_engine_t *e, uint32_t cls, mt_path_figs_t *out, size
     *count = 0;
     uint32_t nnodes = mt__tree_count(&e->tree);
     size_t len = sizeof(mt_node_figs_t) * nnodes, clen = sizeof(uint32_t) * nnodes;
-    scan_t s = {mt__arena_alloc(len), nnodes, cls};
+    scan_t s = {mt__arena_alloc(len), nnodes, cls, mt__engine_est_mean(e)};
     uint32_t *class_of = mt__arena_alloc(clen); /* the class each node's path belongs to */
     if (!s.figs || !class_of) {
         mt__arena_free(s.figs, len);
@@ -55,6 +56,7 @@ int mt__engine_top_paths(mt_engine_t *e, uint32_t cls, mt_path_figs_t *out, size
         mt__shard_foreach(sh, count_live, &s);
         if (locked) mt_unlock(&sh->lock);
     }
+    mt__node_figs_finish(e, s.figs, nnodes);
     /* Parents come before children, so one pass finds every node's class. */
     for (uint32_t id = 1; id < nnodes; id++) {
         const mt_node_t *n = mt__tree_node(&e->tree, id);

@@ -15,10 +15,16 @@
 #include "core/arena.h"
 #include "core/os.h"
 
+_Static_assert(MT_THREADS_MAX <= (1u << 20) && MT_CLASSES_MAX <= (1u << 20),
+               "the live table packs thread and class indices in 20 bits each");
+
 mt_engine_t *mt__engine_create(const mt_config_t *config)
 {
     if (!config || config->depth < 1 || config->depth > MT_DEPTH_MAX ||
-        (config->mode != MT_MODE_FULL && config->mode != MT_MODE_COUNT))
+        (config->mode != MT_MODE_FULL && config->mode != MT_MODE_COUNT &&
+         config->mode != MT_MODE_SAMPLE) ||
+        (config->mode == MT_MODE_SAMPLE &&
+         (config->sample_mean < 1 || config->sample_mean > MT_SAMPLE_MEAN_MAX)))
         return NULL;
     mt_engine_t *e = mt__arena_alloc(sizeof(*e));
     if (!e) return NULL;
@@ -164,11 +170,24 @@ static inline mt_pair_t global_add(mt_engine_t *e, uint64_t delta, mt_pair_t *af
 
 /* ---- recording */
 
-void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
-                      const uint64_t *frames, unsigned n)
+/* What a block adds to its node's figures: one block of `size` bytes, or in sample mode its
+ * estimate (the count in units of MT_EST_ONE, mt__node_figs_finish). */
+static inline void node_weight(const mt_engine_t *e, uint64_t size, uint64_t *blocks,
+                               uint64_t *bytes)
+{
+    if (e->config.mode == MT_MODE_SAMPLE) {
+        *blocks = mt__sample_count_fixed(size, e->config.sample_mean);
+        *bytes = mt__sample_bytes(size, e->config.sample_mean);
+    } else {
+        *blocks = 1;
+        *bytes = size;
+    }
+}
+
+/* Records a block of call-tree node `node` (MT_NODE_NONE: none). */
+static void record(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls, uint32_t node)
 {
     mt_engine_t *e = t->engine;
-    uint32_t node = intern(t, cls, frames, n);
     /* The untagged class is not counted on its own: its counts are the totals less the
      * tagged classes' (mt__engine_class_counts). */
     if (cls) {
@@ -200,12 +219,16 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
         mt_store_relaxed(&t->peak_bytes, live);
         mt_store_relaxed(&t->peak_ticks, ticks ? ticks : mt__os_ticks());
     }
-    mt_nstat_t *ns = node_stat(t, node, 0);
-    if (ns) {
-        mt_owner_add(&ns->allocations, 1);
-        mt_owner_add(&ns->bytes, size);
-    } else {
-        drop(e);
+    if (node != MT_NODE_NONE) {
+        mt_nstat_t *ns = node_stat(t, node, 0);
+        if (ns) {
+            uint64_t blocks, bytes;
+            node_weight(e, size, &blocks, &bytes);
+            mt_owner_add(&ns->allocations, blocks);
+            mt_owner_add(&ns->bytes, bytes);
+        } else {
+            drop(e);
+        }
     }
     t->last_alloc = addr;
 
@@ -230,6 +253,18 @@ void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls
         mt_owner_add(&t->frees, 1);
         mt_owner_add(&t->freed_bytes, size);
     }
+}
+
+void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
+                      const uint64_t *frames, unsigned n)
+{
+    if (t->engine->config.mode == MT_MODE_SAMPLE) mt_owner_add(&t->sampled, 1);
+    record(t, addr, size, cls, intern(t, cls, frames, n));
+}
+
+void mt__engine_alloc_unsampled(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls)
+{
+    record(t, addr, size, cls, MT_NODE_NONE);
 }
 
 void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
@@ -265,15 +300,17 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
         mt_owner_add(&t->temporary, 1);
         t->last_alloc = 0; /* frees of other blocks in between do not matter; allocations do */
     }
-    if (temporary || at_peak) {
+    if ((temporary || at_peak) && b->node != MT_NODE_NONE) {
         /* Figures go to the thread that allocated the block: temporary ones are always this
          * thread's; a peak block of another thread's is filed under that thread as owner. */
         mt_nstat_t *ns = node_stat(t, b->node, own ? 0 : b->thread + 1);
         if (!ns) {
             drop(e);
         } else {
-            if (temporary) mt_owner_add(&ns->temporary, 1);
-            if (at_peak) mt__nstat_add_peak(ns, mt__peak_tag(e, after.hi), 1, b->size);
+            uint64_t blocks, bytes;
+            node_weight(e, b->size, &blocks, &bytes);
+            if (temporary) mt_owner_add(&ns->temporary, blocks);
+            if (at_peak) mt__nstat_add_peak(ns, mt__peak_tag(e, after.hi), blocks, bytes);
         }
     }
 }
@@ -372,7 +409,7 @@ int mt__engine_clear(mt_engine_t *e)
             &t->freed_bytes,         &t->temporary,          &t->unknown_frees,
             &t->own_freed_blocks,    &t->own_freed_bytes,    &t->peak_bytes,
             &t->peak_ticks,          &t->gpeak_value,        &t->gpeak_ticks,
-            &t->remote_freed_blocks, &t->remote_freed_bytes,
+            &t->remote_freed_blocks, &t->remote_freed_bytes, &t->sampled,
         };
         for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
             mt_store_relaxed(counters[c], 0);
@@ -494,13 +531,39 @@ mt_nodemap_t *mt__engine_thread_figures(mt_engine_t *e, uint32_t self)
     return NULL;
 }
 
-int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag)
+int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag,
+                             uint64_t mean)
 {
-    if (b->peak_before >= peak) return 0;
+    if (b->peak_before >= peak || b->node == MT_NODE_NONE) return 0;
     mt_nstat_t *s = mt__nodemap_slot_grow(m, b->node, b->thread + 1);
     if (!s) return -1;
-    mt__nstat_add_peak(s, tag, 1, b->size);
+    uint64_t blocks = mean ? mt__sample_count_fixed(b->size, mean) : 1;
+    uint64_t bytes = mean ? mt__sample_bytes(b->size, mean) : b->size;
+    mt__nstat_add_peak(s, tag, blocks, bytes);
     return 0;
+}
+
+void mt__thread_figs_finish(const mt_engine_t *e, mt_nodemap_t *m)
+{
+    if (e->config.mode != MT_MODE_SAMPLE) return;
+    for (uint32_t i = 0; i <= m->mask; i++) {
+        mt_nstat_t *s = &m->slots[i];
+        mt_store_relaxed(&s->allocations, mt__est_round(mt_load_relaxed(&s->allocations)));
+        mt_store_relaxed(&s->temporary, mt__est_round(mt_load_relaxed(&s->temporary)));
+        mt_store_relaxed(&s->peak_blocks, mt__est_round(mt_load_relaxed(&s->peak_blocks)));
+    }
+}
+
+void mt__node_figs_finish(const mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes)
+{
+    if (e->config.mode != MT_MODE_SAMPLE) return;
+    for (uint32_t i = 0; i < nnodes; i++) {
+        mt_node_figs_t *f = &figs[i];
+        f->allocations = mt__est_round(f->allocations);
+        f->temporary = mt__est_round(f->temporary);
+        f->peak_blocks = mt__est_round(f->peak_blocks);
+        f->live_blocks = mt__est_round(f->live_blocks);
+    }
 }
 
 uint64_t mt__engine_memory(mt_engine_t *e)

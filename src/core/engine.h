@@ -15,6 +15,7 @@
 #include "core/lock.h"
 #include "core/nodemap.h"
 #include "core/os.h"
+#include "core/sampler.h"
 #include "core/timeline.h"
 
 #define MT_DEPTH_DEFAULT 64
@@ -59,14 +60,22 @@ typedef struct mt_stage_s {
 
 /* What is recorded of each allocation (the capture's META.mode). */
 typedef enum mt_mode_e {
-    MT_MODE_FULL = 0,  /* a call path for every allocation */
-    MT_MODE_COUNT = 1, /* counts only; call paths just for classes that ask for them */
+    MT_MODE_FULL = 0,   /* a call path for every allocation */
+    MT_MODE_COUNT = 1,  /* counts only; call paths just for classes that ask for them */
+    MT_MODE_SAMPLE = 2, /* call paths for a byte-weighted sample (sampler.h); counts exact */
 } mt_mode_t;
 
 typedef struct mt_config_s {
     unsigned depth; /* frames kept per call path, 1..MT_DEPTH_MAX */
     mt_mode_t mode;
+    uint64_t sample_mean; /* sample mode: mean bytes between samples, 1..MT_SAMPLE_MEAN_MAX */
+    uint64_t seed;        /* sample mode: the samplers' seed (the same seed, the same samples) */
 } mt_config_t;
+
+/* The node of a block recorded without a call path in sample mode (the sampler passed it
+ * over): it counts in every total but in no node's figures, and the capture lists it in no
+ * LIVE section. */
+#define MT_NODE_NONE UINT32_MAX
 
 /* Engine flags, reported in the capture's META.flags. */
 #define MT_ENGINE_DEGRADED 0x1u
@@ -96,7 +105,9 @@ typedef struct mt_thread_s {
     _Atomic uint64_t own_freed_blocks, own_freed_bytes; /* its own blocks it freed itself */
     _Atomic uint64_t peak_bytes, peak_ticks;   /* high-water mark of its live bytes, and when */
     _Atomic uint64_t gpeak_value, gpeak_ticks; /* the last global peak it set (a peak tag), when */
+    _Atomic uint64_t sampled;                  /* sample mode: allocations given a call path */
     uint64_t last_alloc;                       /* for temporary allocations */
+    mt_sampler_t sampler;                      /* sample mode: owner only */
     int no_events; /* set while this thread runs callbacks: it queues no events */
     /* 1 once the thread ended and its node figures were merged with other ended threads'. */
     _Atomic uint32_t figures_merged;
@@ -159,7 +170,9 @@ static inline uint64_t mt__peak_tag(const mt_engine_t *e, uint64_t peak)
 mt_engine_t *mt__engine_create(const mt_config_t *config);
 
 /* How many frames to record for an allocation of class `cls`: the class's own depth if it
- * asked for one, else the configured depth in full mode and none in count mode. */
+ * asked for one, else the configured depth in full and sample mode and none in count mode. In
+ * sample mode only allocations the sampler chose (mt__engine_sampled) are recorded with a
+ * path, whatever their class. */
 static inline unsigned mt__engine_depth(mt_engine_t *e, uint32_t cls)
 {
     if (cls) {
@@ -167,8 +180,17 @@ static inline unsigned mt__engine_depth(mt_engine_t *e, uint32_t cls)
         unsigned d = mt_load_relaxed(&mt__class_at(&e->classes, cls)->depth);
         if (d) return d;
     }
-    return e->config.mode == MT_MODE_FULL ? e->config.depth : 0;
+    return e->config.mode != MT_MODE_COUNT ? e->config.depth : 0;
 }
+
+/* Sample mode: whether `t`'s allocation of `size` bytes gets a call path (sampler.h). The
+ * common answer, no, costs a compare and a subtraction on the thread's own record. */
+static inline bool mt__engine_sampled(mt_thread_t *t, uint64_t size)
+{
+    const mt_config_t *c = &t->engine->config;
+    return mt__sampler_take(&t->sampler, size, c->sample_mean, c->seed, t->index);
+}
+
 /* Frees an engine no thread uses any more (tests; the preload engine lives as long as the
  * process). */
 void mt__engine_destroy(mt_engine_t *e);
@@ -185,6 +207,11 @@ void mt__thread_set_name(mt_thread_t *t, const char *name);
  * frame as the outermost frame (classes.h). */
 void mt__engine_alloc(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls,
                       const uint64_t *frames, unsigned n);
+/* Sample mode: records an allocation the sampler passed over. It counts everywhere (totals,
+ * threads, classes, peaks) but has no call path (MT_NODE_NONE). In sample mode a block recorded
+ * with mt__engine_alloc is a sampled one: its node's figures grow by its estimate (sampler.h),
+ * not by one block of `size` bytes. */
+void mt__engine_alloc_unsampled(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls);
 /* Records a free. Returns false (and counts an unknown free) when addr is not live. */
 bool mt__engine_free(mt_thread_t *t, uint64_t addr);
 
@@ -269,26 +296,45 @@ void mt__node_figs_add_map(mt_node_figs_t *figs, uint32_t nnodes, const mt_nodem
  * or MT_OWNER_MERGED for ended threads whose figures were merged), to free with
  * mt__nodemap_free; NULL without memory. It holds what the threads' maps hold: figures of
  * allocations, and of blocks freed after being live at a peak. Live blocks at the peak are
- * the caller's to add (mt__thread_figs_add_live), as it scans them anyway. */
+ * the caller's to add (mt__thread_figs_add_live), as it scans them anyway. In sample mode
+ * its counts are in units of MT_EST_ONE until mt__thread_figs_finish. */
 mt_nodemap_t *mt__engine_thread_figures(mt_engine_t *e, uint32_t self);
 
-/* Adds live block b to such a map when it was live at `peak` (tag: its peak tag); -1 without
- * memory. */
-int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag);
+/* Adds live block b to such a map when it was live at `peak` (tag: its peak tag; mean: as
+ * for mt__node_figs_add_live); -1 without memory. */
+int mt__thread_figs_add_live(mt_nodemap_t **m, const mt_block_t *b, uint64_t peak, uint64_t tag,
+                             uint64_t mean);
 
-/* Adds one live block to figs: live figures, and peak figures when it was live at `peak`. */
+/* In sample mode, rounds the estimated counts of such a map to whole allocations. */
+void mt__thread_figs_finish(const mt_engine_t *e, mt_nodemap_t *m);
+
+/* Adds one live block to figs: live figures, and peak figures when it was live at `peak`.
+ * `mean`: 0, or in sample mode the sampling mean, when the block adds its estimate (counts in
+ * units of MT_EST_ONE until mt__node_figs_finish). */
 static inline void mt__node_figs_add_live(mt_node_figs_t *figs, uint32_t nnodes,
-                                          const mt_block_t *b, uint64_t peak)
+                                          const mt_block_t *b, uint64_t peak, uint64_t mean)
 {
-    if (b->node >= nnodes) return; /* a node made after the writer counted them */
+    if (b->node >= nnodes) return; /* a node made after the writer counted them, or none */
     mt_node_figs_t *f = &figs[b->node];
-    f->live_blocks++;
-    f->live_bytes += b->size;
+    uint64_t blocks = mean ? mt__sample_count_fixed(b->size, mean) : 1;
+    uint64_t bytes = mean ? mt__sample_bytes(b->size, mean) : b->size;
+    f->live_blocks += blocks;
+    f->live_bytes += bytes;
     if (b->peak_before < peak) {
-        f->peak_blocks++;
-        f->peak_bytes += b->size;
+        f->peak_blocks += blocks;
+        f->peak_bytes += bytes;
     }
 }
+
+/* The sampling mean for mt__node_figs_add_live: 0 unless in sample mode. */
+static inline uint64_t mt__engine_est_mean(const mt_engine_t *e)
+{
+    return e->config.mode == MT_MODE_SAMPLE ? e->config.sample_mean : 0;
+}
+
+/* Once every figure is added: in sample mode, turns the estimated counts (units of
+ * MT_EST_ONE) into whole numbers. Nothing in the other modes. */
+void mt__node_figs_finish(const mt_engine_t *e, mt_node_figs_t *figs, uint32_t nnodes);
 
 /* Around fork(): prepare takes every engine lock so the child gets a consistent copy; release
  * lets them go in parent and child. `self` is the forking thread's record (may be NULL). */

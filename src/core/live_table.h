@@ -8,7 +8,8 @@
 
 #include "core/lock.h"
 
-/* What the engine remembers of one live block (36 bytes; 40 with the table's link). */
+/* What the engine remembers of one live block. The table stores it packed in 32 bytes with
+ * its link (live_table.c): thread and cls below 2^20, addr below 2^56, size below 2^48. */
 typedef struct mt_block_s {
     uint64_t addr;
     uint64_t size;
@@ -20,7 +21,12 @@ typedef struct mt_block_s {
 
 #define MT_SHARD_BITS 10
 #define MT_SHARDS     (1u << MT_SHARD_BITS)
-#define MT_CHUNKS     27 /* chunk k holds 16 << k entries: enough for 2^31 entries a shard */
+/* A shard's entries: chunk k < MT_CHUNKS holds 16 << k of them (496 in all), then chunks of
+ * MT_FIXED_CHUNK each, found through a directory that grows by doubling. Small shards stay
+ * small, and a large one never holds more than one chunk it has not handed out. */
+#define MT_CHUNKS      5
+#define MT_FIXED_SHIFT 9
+#define MT_FIXED_CHUNK (1u << MT_FIXED_SHIFT)
 
 typedef struct mt_entry_s mt_entry_t;
 
@@ -34,7 +40,9 @@ typedef struct mt_shard_s {
     uint32_t used;       /* entries carved from the chunks so far */
     uint32_t *buckets;
     uint32_t *old;
+    uint32_t ndir; /* slots of `dir` */
     mt_entry_t *chunks[MT_CHUNKS];
+    mt_entry_t **dir; /* the fixed-size chunks */
 } __attribute__((aligned(64))) mt_shard_t;
 
 typedef struct mt_live_s {

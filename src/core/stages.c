@@ -12,15 +12,15 @@
 typedef struct cut_s {
     mt_node_figs_t *figs;
     uint32_t nnodes;
-    uint64_t peak, tag;
+    uint64_t peak, tag, mean;
     mt_nodemap_t *tfigs; /* by allocating thread (engine.h); NULL without memory */
 } cut_t;
 
 static void cut_block(mt_block_t *b, void *ctx)
 {
     cut_t *c = ctx;
-    if (c->figs) mt__node_figs_add_live(c->figs, c->nnodes, b, c->peak);
-    if (c->tfigs && mt__thread_figs_add_live(&c->tfigs, b, c->peak, c->tag) != 0) {
+    if (c->figs) mt__node_figs_add_live(c->figs, c->nnodes, b, c->peak, c->mean);
+    if (c->tfigs && mt__thread_figs_add_live(&c->tfigs, b, c->peak, c->tag, c->mean) != 0) {
         mt__nodemap_free(c->tfigs);
         c->tfigs = NULL;
     }
@@ -105,7 +105,8 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
     mt__engine_totals(e, now, &tot);
     uint32_t nnodes = mt__tree_count(&e->tree);
     size_t len = sizeof(mt_node_figs_t) * nnodes;
-    cut_t c = {mt__arena_alloc(len), nnodes, tot.peak_bytes, mt__peak_tag(e, tot.peak_bytes), NULL};
+    cut_t c = {mt__arena_alloc(len),   nnodes, tot.peak_bytes, mt__peak_tag(e, tot.peak_bytes),
+               mt__engine_est_mean(e), NULL};
     if (c.figs) {
         /* The node figures are the sums of the thread figures, so the two always agree. */
         c.tfigs = mt__engine_thread_figures(e, self);
@@ -120,6 +121,8 @@ int mt__engine_new_period(mt_engine_t *e, const char *name, bool keep_name, mt_t
         mt__shard_update(s, cut_block, &c);
         if (locked) mt_unlock(&s->lock);
     }
+    if (c.figs) mt__node_figs_finish(e, c.figs, nnodes);
+    if (c.tfigs) mt__thread_figs_finish(e, c.tfigs);
     if (e->stage) {
         e->stage->end_ticks = now.ticks;
         e->stage->peak_bytes = tot.peak_bytes;

@@ -2,6 +2,7 @@
 #include "native/config.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 
 static int parse_depth(const char *s, unsigned *out)
@@ -14,6 +15,22 @@ static int parse_depth(const char *s, unsigned *out)
         v = v * 10 + (unsigned)(*s - '0');
     }
     if (v < 1 || v > MT_DEPTH_MAX) return -1;
+    *out = v;
+    return 0;
+}
+
+/* A decimal number from 1 to max, digits only. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (max - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (v < 1) return -1;
     *out = v;
     return 0;
 }
@@ -50,13 +67,24 @@ int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, 
 {
     cfg->depth = MT_DEPTH_DEFAULT;
     cfg->mode = MT_MODE_FULL;
-    if (env->mode && strcmp(env->mode, "full") == 0) {
+    cfg->sample_mean = MT_SAMPLE_MEAN_DEFAULT;
+    cfg->seed = 0;
+    const char *mode = env->mode;
+    if (mode && strcmp(mode, "full") == 0) {
         cfg->mode = MT_MODE_FULL;
-    } else if (env->mode && strcmp(env->mode, "count") == 0) {
+    } else if (mode && strcmp(mode, "count") == 0) {
         cfg->mode = MT_MODE_COUNT;
-    } else if (env->mode) {
-        return refuse(err, "MEMTRACK_MODE", env->mode, "is neither 'full' nor 'count'");
+    } else if (mode && strncmp(mode, "sample", 6) == 0 &&
+               (mode[6] == '\0' || (mode[6] == '=' && parse_u64(mode + 7, MT_SAMPLE_MEAN_MAX,
+                                                                &cfg->sample_mean) == 0))) {
+        cfg->mode = MT_MODE_SAMPLE;
+    } else if (mode) {
+        return refuse(err, "MEMTRACK_MODE", mode,
+                      "is not 'full', 'count', 'sample' or 'sample=BYTES' (BYTES from 1 to 2^40)");
     }
+    /* The samplers' seed: MEMTRACK_SEED makes a run's samples repeatable (tests). */
+    if (env->seed && parse_u64(env->seed, UINT64_MAX, &cfg->seed) != 0)
+        return refuse(err, "MEMTRACK_SEED", env->seed, "is not a number from 1 to 2^64-1");
     if (env->depth && parse_depth(env->depth, &cfg->depth) != 0)
         return refuse(err, "MEMTRACK_DEPTH", env->depth, "is not a number from 1 to 256");
 

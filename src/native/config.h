@@ -1,7 +1,7 @@
-/* The tracker's configuration from its environment variables (MEMTRACK_MODE, MEMTRACK_DEPTH,
- * MEMTRACK_OUTPUT, MEMTRACK_SNAPSHOT_SIGNAL), parsed by pure functions: no getenv, no
- * malloc, no stdio, so they can run in the tracked process before anything is set up and can
- * be fuzzed on their own (tests/fuzz/fuzz_env.c). */
+/* The tracker's configuration from its environment variables (MEMTRACK_MODE, MEMTRACK_SEED,
+ * MEMTRACK_DEPTH, MEMTRACK_OUTPUT, MEMTRACK_SNAPSHOT_SIGNAL), parsed by pure functions: no getenv,
+ * no malloc, no stdio, so they can run in the tracked process before anything is set up and can be
+ * fuzzed on their own (tests/fuzz/fuzz_env.c). */
 #ifndef MT_NATIVE_CONFIG_H
 #define MT_NATIVE_CONFIG_H
 
@@ -11,7 +11,7 @@
 
 /* The variables' values, NULL for those not set. */
 typedef struct mt_env_s {
-    const char *mode, *depth, *output, *snapshot_signal;
+    const char *mode, *seed, *depth, *output, *snapshot_signal;
 } mt_env_t;
 
 /* Why a value was refused: the variable, its value and what is wrong with it, for a message
@@ -24,11 +24,13 @@ typedef struct mt_env_error_s {
  * snapshot's ".snapN", the writer's ".tmp.PID", and each %p growing into a pid. */
 #define MT_PATTERN_SPARE 64
 
-/* Fills *cfg (depth and mode) and the output pattern (pattern[cap]) from env. A relative
+/* Fills *cfg (depth, mode, sampling mean and seed) and the output pattern (pattern[cap]) from
+ * env. Without MEMTRACK_SEED, cfg->seed is 0: the caller draws one. A relative
  * MEMTRACK_OUTPUT is made absolute with `cwd` (NULL when the working directory is unknown:
  * then it stays relative); without MEMTRACK_OUTPUT the pattern is
  * CWD/memtrack.PROGRAM.%p.mtc. Returns 0, or -1 with *err saying which value is refused:
- * a mode other than full or count, a depth that is not a decimal number from 1 to
+ * a mode other than full, count, sample or sample=BYTES (1 to MT_SAMPLE_MEAN_MAX), a seed that
+ * is not a decimal number from 1 to 2^64-1, a depth that is not a decimal number from 1 to
  * MT_DEPTH_MAX, an empty output, or a pattern that would not fit in cap with room for a pid in
  * every %p. */
 int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, mt_config_t *cfg,

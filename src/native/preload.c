@@ -156,6 +156,11 @@ static void record_alloc(mt_thread_t *t, void *p, size_t size)
     uint64_t frames[MT_DEPTH_MAX];
     mt_engine_t *e = t->engine;
     uint32_t cls = mt__tls_class(&mt__tls);
+    /* Sample mode: the sampler decides first, so that most allocations cost no unwinding. */
+    if (e->config.mode == MT_MODE_SAMPLE && !mt__engine_sampled(t, size)) {
+        mt__engine_alloc_unsampled(t, (uintptr_t)p, size, cls);
+        return;
+    }
     unsigned depth = mt__engine_depth(e, cls), n = 0;
     if (depth) {
         bool truncated = false;

@@ -91,6 +91,7 @@ static int read_config(mt_config_t *cfg)
 {
     mt_env_t env = {
         .mode = getenv("MEMTRACK_MODE"),
+        .seed = getenv("MEMTRACK_SEED"),
         .depth = getenv("MEMTRACK_DEPTH"),
         .output = getenv("MEMTRACK_OUTPUT"),
     };
@@ -101,6 +102,8 @@ static int read_config(mt_config_t *cfg)
         say4(err.var, err.value, err.why);
         return -1;
     }
+    /* Without MEMTRACK_SEED each run draws its own samples. */
+    if (!cfg->seed) cfg->seed = mt__os_ticks() ^ ((uint64_t)getpid() << 32) ^ mt__os_now_ns();
     return 0;
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sampler.h"
+
 /* A line being built: its frame names, innermost first, as mt__sym_walk_path gives them. */
 typedef struct names_s {
     char **v;
@@ -201,11 +203,18 @@ int mt__folded_lines(const mt_capture_t *cap, mt_sym_t *sym, const mt_folded_opt
                 w[r->node] += tnode_weight(r, opts->weight);
         }
     } else if (opts->threads != NULL) {
-        bool blocks = opts->weight == MT_FOLDED_LIVE_BLOCKS;
+        /* In sample mode each block weighs its estimate, as in the node figures. */
+        bool blocks = opts->weight == MT_FOLDED_LIVE_BLOCKS, est = mt__cap_estimated(cap);
         for (size_t i = 0; i < cap->nlive; i++) {
             const mt_cap_live_t *l = &cap->live[i];
-            if (opts->threads[l->thread]) w[l->node] += blocks ? 1 : l->size;
+            if (!opts->threads[l->thread]) continue;
+            if (blocks)
+                w[l->node] += est ? mt__sample_count_fixed(l->size, cap->sample_mean) : 1;
+            else
+                w[l->node] += mt__cap_block_bytes(cap, l->size);
         }
+        for (size_t id = 0; est && blocks && id < nn; id++)
+            w[id] = mt__est_round(w[id]);
     } else {
         for (size_t id = 1; id < nn; id++)
             w[id] = node_weight(&cap->nodes[id], opts->weight);

@@ -429,7 +429,17 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     i64(j, "value", cap->end_value);
     close_(j, '}');
     u64(j, "depth", cap->depth);
-    str(j, "mode", cap->mode == 1 ? "count" : cap->mode == 0 ? "full" : "unknown");
+    str(j, "mode",
+        cap->mode == MT_CAP_MODE_COUNT    ? "count"
+        : cap->mode == MT_CAP_MODE_FULL   ? "full"
+        : cap->mode == MT_CAP_MODE_SAMPLE ? "sample"
+                                          : "unknown");
+    /* Sample mode: the call paths' figures (and peak.blocks) are estimates. */
+    boolean(j, "estimated", mt__cap_estimated(cap) != 0);
+    if (mt__cap_estimated(cap)) {
+        u64(j, "sample_mean_bytes", cap->sample_mean);
+        u64(j, "sampled_allocations", cap->sampled);
+    }
     boolean(j, "degraded", (cap->flags & MT_META_DEGRADED) != 0);
     u64(j, "dropped_events", cap->dropped_events);
     boolean(j, "forked", (cap->flags & MT_META_FORKED) != 0);

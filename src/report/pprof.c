@@ -10,6 +10,7 @@
 
 #include "capture/format.h"
 #include "capture/reader.h"
+#include "core/sampler.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile pb_profile_t;
@@ -455,12 +456,15 @@ static int make_rows(pp_t *pp)
         r->v[0] = clamp(t->allocations);
         r->v[1] = clamp(t->allocated_bytes);
     }
+    /* In sample mode a live block weighs its estimate: counts summed in units of MT_EST_ONE
+     * and rounded once per sample, as the reader does per node. */
+    bool est = mt__cap_estimated(cap);
     for (size_t i = 0; i < cap->nlive; i++) {
         const mt_cap_live_t *l = &cap->live[i];
         prow_t *r = row_for(pp, l->node ? l->node : alias, l->thread);
         if (r == NULL) return -1;
-        r->v[2] = 1;
-        r->v[3] = clamp(l->size);
+        r->v[2] = est ? clamp(mt__sample_count_fixed(l->size, cap->sample_mean)) : 1;
+        r->v[3] = clamp(mt__cap_block_bytes(cap, l->size));
     }
     qsort(pp->rows, pp->nrows, sizeof *pp->rows, by_path_thread);
     size_t w = 0;
@@ -474,6 +478,8 @@ static int make_rows(pp_t *pp)
         }
     }
     pp->nrows = w;
+    for (size_t i = 0; est && i < w; i++)
+        pp->rows[i].v[2] = (int64_t)mt__est_round((uint64_t)pp->rows[i].v[2]);
     return 0;
 }
 

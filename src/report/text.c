@@ -139,6 +139,15 @@ static void put_header(FILE *out, const mt_capture_t *cap)
                 cap->depth);
     if (cap->flags & MT_META_STACKLESS)
         fputs("note: call paths were not recorded, so allocations are not grouped by them\n", out);
+    if (mt__cap_estimated(cap)) {
+        char mean[64];
+        fmt_size(cap->sample_mean, mean, sizeof mean);
+        fprintf(out,
+                "note: sample mode, a call path per %s allocated on average (%" PRIu64
+                " %s sampled):\n      the figures of call paths (~) are estimates; totals, "
+                "threads and classes are exact\n",
+                mean, cap->sampled, plural(cap->sampled, "allocation", "allocations"));
+    }
 }
 
 static void put_totals(FILE *out, const mt_capture_t *cap)
@@ -218,7 +227,8 @@ static int put_paths(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt
     for (size_t i = 0; i < shown; i++) {
         char size[64];
         fmt_size(v[i].bytes, size, sizeof size);
-        fprintf(out, "  #%zu  %s in %" PRIu64 " %s\n", i + 1, size, v[i].blocks,
+        const char *est = mt__cap_estimated(cap) ? "~" : "";
+        fprintf(out, "  #%zu  %s%s in %s%" PRIu64 " %s\n", i + 1, est, size, est, v[i].blocks,
                 plural(v[i].blocks, "block", "blocks"));
         put_names(out, cap, named, v[i].node);
         if (put_stack(out, cap, sym, v[i].node) != 0) return -1;
@@ -238,7 +248,8 @@ static void put_peak_header(FILE *out, const mt_capture_t *cap)
     if (t->peak_bytes == 0 && t->peak_blocks == 0)
         fprintf(out, "\nPeak: 0 B (nothing was live at any time)\n");
     else
-        fprintf(out, "\nPeak: %s in %" PRIu64 " %s, at %s ms\n", size, t->peak_blocks,
+        fprintf(out, "\nPeak: %s in %s%" PRIu64 " %s, at %s ms\n", size,
+                mt__cap_estimated(cap) ? "~" : "", t->peak_blocks,
                 plural(t->peak_blocks, "block", "blocks"), when);
 }
 

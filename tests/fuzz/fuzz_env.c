@@ -1,7 +1,7 @@
 /* libFuzzer target: the tracker's environment parsing (src/native/config.c). The input is the
  * values of MEMTRACK_MODE, MEMTRACK_DEPTH, MEMTRACK_OUTPUT, MEMTRACK_SNAPSHOT_SIGNAL, the
- * working directory and the program's name, separated by NUL bytes (a missing piece is a
- * variable not set). What is accepted must be in range and the pattern must fit. */
+ * working directory, the program's name and MEMTRACK_SEED, separated by NUL bytes (a missing
+ * piece is a variable not set). What is accepted must be in range and the pattern must fit. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,14 +17,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (text == NULL) abort();
     memcpy(text, data, size);
     text[size] = '\0';
-    const char *piece[6] = {NULL};
+    const char *piece[7] = {NULL};
     size_t pos = 0;
-    for (int i = 0; i < 6 && pos <= size; i++) {
+    for (int i = 0; i < 7 && pos <= size; i++) {
         piece[i] = text + pos;
         pos += strlen(text + pos) + 1;
     }
-    mt_env_t env = {
-        .mode = piece[0], .depth = piece[1], .output = piece[2], .snapshot_signal = piece[3]};
+    mt_env_t env = {.mode = piece[0],
+                    .depth = piece[1],
+                    .output = piece[2],
+                    .snapshot_signal = piece[3],
+                    .seed = piece[6]};
     /* A small pattern buffer now and then, to reach the limits with short inputs. */
     size_t cap = size > 0 && data[0] == 'S' ? 24 : PATTERN_CAP;
     char pattern[PATTERN_CAP];
@@ -33,7 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mt_env_error_t err = {0};
     if (mt__config_parse(&env, piece[4], piece[5], &cfg, pattern, cap, &err) == 0) {
         if (cfg.depth < 1 || cfg.depth > MT_DEPTH_MAX) abort();
-        if (cfg.mode != MT_MODE_FULL && cfg.mode != MT_MODE_COUNT) abort();
+        if (cfg.mode != MT_MODE_FULL && cfg.mode != MT_MODE_COUNT && cfg.mode != MT_MODE_SAMPLE)
+            abort();
+        if (cfg.sample_mean < 1 || cfg.sample_mean > MT_SAMPLE_MEAN_MAX) abort();
+        if (env.seed ? cfg.seed == 0 : cfg.seed != 0) abort();
         size_t n = strnlen(pattern, cap);
         if (n + MT_PATTERN_SPARE >= cap || n == 0) abort();
         if (env.output && env.output[0] == '/' && strcmp(pattern, env.output) != 0) abort();

@@ -15,7 +15,8 @@ from mtutil import MEMTRACK, MemtrackCase, api_program, program, run_proc, run_p
 
 PRELOAD = os.path.join(os.path.dirname(MEMTRACK), "libmemtrack_preload.so")
 NO_VARS = {"MEMTRACK_MODE": None, "MEMTRACK_DEPTH": None, "MEMTRACK_OUTPUT": None,
-           "MEMTRACK_SNAPSHOT_SIGNAL": None}
+           "MEMTRACK_SNAPSHOT_SIGNAL": None, "MEMTRACK_SEED": None}
+MODE_WHY = "is not 'full', 'count', 'sample' or 'sample=BYTES' (BYTES from 1 to 2^40)"
 
 
 class CaptureFile(MemtrackCase):
@@ -115,9 +116,16 @@ class Environment(MemtrackCase):
         ("MEMTRACK_DEPTH", "", "is not a number from 1 to 256"),
         ("MEMTRACK_DEPTH", " 8", "is not a number from 1 to 256"),
         ("MEMTRACK_DEPTH", "8x", "is not a number from 1 to 256"),
-        ("MEMTRACK_MODE", "bogus", "is neither 'full' nor 'count'"),
-        ("MEMTRACK_MODE", "", "is neither 'full' nor 'count'"),
-        ("MEMTRACK_MODE", "FULL", "is neither 'full' nor 'count'"),
+        ("MEMTRACK_MODE", "bogus", MODE_WHY),
+        ("MEMTRACK_MODE", "", MODE_WHY),
+        ("MEMTRACK_MODE", "FULL", MODE_WHY),
+        ("MEMTRACK_MODE", "sample=0", MODE_WHY),
+        ("MEMTRACK_MODE", "sample=1099511627777", MODE_WHY),
+        ("MEMTRACK_MODE", "sample=", MODE_WHY),
+        ("MEMTRACK_MODE", "samples", MODE_WHY),
+        ("MEMTRACK_SEED", "0", "is not a number from 1 to 2^64-1"),
+        ("MEMTRACK_SEED", "18446744073709551616", "is not a number from 1 to 2^64-1"),
+        ("MEMTRACK_SEED", "-3", "is not a number from 1 to 2^64-1"),
         ("MEMTRACK_OUTPUT", "", "is empty"),
         ("MEMTRACK_OUTPUT", "x" * 5000, "makes a capture path too long"),
         ("MEMTRACK_OUTPUT", "/tmp/" + "%p" * 1000, "makes a capture path too long"),

@@ -30,13 +30,13 @@ static mt_engine_t *new_engine(void)
 typedef struct figs_s {
     mt_node_figs_t *figs;
     uint32_t n;
-    uint64_t peak;
+    uint64_t peak, mean;
 } figs_t;
 
 static void add_live(const mt_block_t *b, void *ctx)
 {
     figs_t *f = ctx;
-    mt__node_figs_add_live(f->figs, f->n, b, f->peak);
+    mt__node_figs_add_live(f->figs, f->n, b, f->peak, f->mean);
 }
 
 /* The per-node figures exactly as the capture writer computes them. */
@@ -44,11 +44,13 @@ static mt_node_figs_t *node_figures(mt_engine_t *e, uint32_t *n, uint64_t *peak)
 {
     mt_totals_t tot;
     mt__engine_totals(e, mt__engine_now(e), &tot);
-    figs_t f = {.n = mt__tree_count(&e->tree), .peak = tot.peak_bytes};
+    figs_t f = {
+        .n = mt__tree_count(&e->tree), .peak = tot.peak_bytes, .mean = mt__engine_est_mean(e)};
     f.figs = calloc(f.n, sizeof(*f.figs));
     mt__engine_node_figures(e, f.figs, f.n, f.peak, 0);
     for (unsigned i = 0; i < MT_SHARDS; i++)
         mt__shard_foreach(&e->live.shards[i], add_live, &f);
+    mt__node_figs_finish(e, f.figs, f.n);
     *n = f.n;
     *peak = f.peak;
     return f.figs;
@@ -305,7 +307,7 @@ typedef struct tfigs_s {
 static void add_thread_live(const mt_block_t *b, void *ctx)
 {
     tfigs_t *f = ctx;
-    assert_int_equal(mt__thread_figs_add_live(&f->m, b, f->peak, f->peak), 0);
+    assert_int_equal(mt__thread_figs_add_live(&f->m, b, f->peak, f->peak, 0), 0);
 }
 
 /* The node figures by allocating thread, as the capture writer computes them. */
