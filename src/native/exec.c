@@ -18,7 +18,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "capture/format.h"
@@ -55,7 +54,7 @@ static struct {
     int on;                       /* following children */
     int followed;                 /* this process was started by a tracked one */
     unsigned gen;                 /* this image's number among its process's exec'd images */
-    pid_t pid;                    /* the process this state is of (a vfork child differs) */
+    pid_t pid;                    /* the process MEMTRACK_EXEC was made for */
     char preload[VAR_MAX];        /* this library's path */
     char vars[PASS_MAX][VAR_MAX]; /* "NAME=value" to pass on; "" for unset */
 } fw;
@@ -198,21 +197,16 @@ static char *const *pass_on(char *const *envp, envbuf_t *b)
 
 /* ---- exec */
 
-/* In a vfork() child the parent's tracker is shared: it must not be finished from here. */
-static int in_vfork_child(void)
-{
-    return (pid_t)syscall(SYS_getpid) != fw.pid;
-}
-
+/* In a vfork() child, which shares the parent's memory, both do nothing (tracker.c). */
 static void before_exec(void)
 {
-    if (!in_vfork_child()) mt__tracker_finish(MT_END_EXEC, 0);
+    mt__tracker_finish(MT_END_EXEC, 0);
 }
 
 static int exec_failed(int r)
 {
     int saved = errno;
-    if (!in_vfork_child()) mt__tracker_resume();
+    mt__tracker_resume();
     errno = saved;
     return r;
 }

@@ -558,7 +558,7 @@ MT_EXPORT void quick_exit(int status)
 
 void mt__tracker_resume(void)
 {
-    if (!tr.engine) return;
+    if (!tr.engine || !own_process()) return;
     mt_store_relaxed(&tr.done, 0); /* relaxed: this thread is the only one that cares */
     mt_store_relaxed(&tr.closing, 0);
     mt__tracker_switch(tr.resume);

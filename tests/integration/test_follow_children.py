@@ -5,10 +5,11 @@ writes a capture of its own, named by pid (PID.N for the Nth image exec'd in pro
 even when the program gives the child an environment of its own, and `memtrack run` lists
 them."""
 
+import os
 import re
 import unittest
 
-from mtutil import MemtrackCase, parse_kv_lines, program
+from mtutil import MemtrackCase, compile_c, parse_kv_lines, program, run_proc_env
 
 LEAKS = program("leaks_c")
 # What leaks_c leaks through malloc (tests/integration/test_leaks.py checks the rest).
@@ -131,6 +132,43 @@ class FollowChildren(MemtrackCase):
         self.assertLeaksChild(self.load(res.path("out.mtc.%d.1" % c)), c,
                               self.load(res.path("out.mtc"))["pid"])
         self.assertIn("memtrack: 2 more captures", res.stderr)
+
+    def test_linked_program_writes_its_capture_at_exec(self):
+        """With -lmemtrack (no memtrack run), exec still writes the old image's capture."""
+        work = self.tempdir()
+        src = os.path.join(work, "execer.c")
+        with open(src, "w") as f:
+            f.write(EXECER)
+        exe = os.path.join(work, "execer")
+        r = compile_c(src, exe, linked=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cap = os.path.join(work, "linked.mtc")
+        r = run_proc_env([exe, LEAKS], {"MEMTRACK_OUTPUT": cap}, cwd=work)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data = self.load(cap)
+        self.assertEqual(data["end"]["reason"], "exec")
+        self.assertLeak(data, "before_exec_leak", 1, 55)
+
+
+EXECER = r"""
+#include <memtrack.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+__attribute__((noinline)) void before_exec_leak(void)
+{
+    void *volatile p = malloc(55);
+    (void)p;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || memtrack_start() != 1) return 2;
+    before_exec_leak();
+    execv(argv[1], argv + 1);
+    return 3;
+}
+"""
 
 
 if __name__ == "__main__":
