@@ -28,9 +28,10 @@ typedef enum mt_fmt_section_e {
     MT_SEC_THREAD_NODES = 11,
     MT_SEC_SYMBOLS = 12,  /* optional: names of frames a front end numbered itself */
     MT_SEC_SAMPLING = 13, /* sample mode's parameters */
+    MT_SEC_MEMORY = 14,   /* the tracker's own memory, by part */
     MT_SEC_END = 0x454e44 /* "END" */
 } mt_fmt_section_t;
-#define MT_SEC_LAST MT_SEC_SAMPLING /* the highest known type but END */
+#define MT_SEC_LAST MT_SEC_MEMORY /* the highest known type but END */
 
 /* Why the capture was written (META.end_reason). */
 typedef enum mt_fmt_end_e {
@@ -68,6 +69,7 @@ typedef enum mt_fmt_frames_e {
 #define MT_FMT_THREAD_MERGED UINT32_MAX /* THREAD_NODES: figures of merged ended threads */
 #define MT_FMT_SYMBOL_MIN    20u        /* u64 frame, two empty strings, u32 line */
 #define MT_FMT_SAMPLING_LEN  16u        /* u64 mean_bytes, u64 sampled allocations */
+#define MT_FMT_MEMORY_LEN    16u        /* u64 live_table_bytes, u64 call_tree_bytes */
 
 /* A frame at or above this value is a class marker, not a code address: the outermost frame
  * of a tagged allocation's call path, naming class (frame - MT_FMT_CLASS_FRAME). */

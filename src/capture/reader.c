@@ -89,6 +89,8 @@ static const char *section_name(uint32_t type)
         return "SYMBOLS";
     case MT_SEC_SAMPLING:
         return "SAMPLING";
+    case MT_SEC_MEMORY:
+        return "MEMORY";
     case MT_SEC_END:
         return "END";
     default:
@@ -453,6 +455,16 @@ static int check_symbols(const mt_capture_t *cap, char *err, size_t errlen)
                         f);
     }
     return 0;
+}
+
+static int parse_memory(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
+{
+    const uint8_t *p = take(c, MT_FMT_MEMORY_LEN, "its fields", err, errlen);
+    if (p == NULL) return -1;
+    cap->has_memory = 1;
+    cap->live_table_bytes = le64(p);
+    cap->call_tree_bytes = le64(p + 8);
+    return expect_consumed(c, err, errlen);
 }
 
 static int parse_sampling(mt_capture_t *cap, mt_cursor_t *c, char *err, size_t errlen)
@@ -828,7 +840,7 @@ int mt__capture_parse(const uint8_t *data, size_t len, mt_capture_t **out, char 
         [MT_SEC_THREADS] = parse_threads,   [MT_SEC_CLASSES] = parse_classes,
         [MT_SEC_STAGES] = parse_stages,     [MT_SEC_NAMES] = parse_names,
         [MT_SEC_TIMELINE] = parse_timeline, [MT_SEC_THREAD_NODES] = parse_thread_nodes,
-        [MT_SEC_SYMBOLS] = parse_symbols,
+        [MT_SEC_SYMBOLS] = parse_symbols,   [MT_SEC_MEMORY] = parse_memory,
     };
     for (uint32_t type = MT_SEC_META; type <= MT_SEC_LAST; type++) {
         if (!secs[type].seen || type == MT_SEC_LIVE || !parsers[type]) continue;

@@ -117,6 +117,10 @@ typedef struct mt_capture_s {
     mt_cap_stage_t *stages;
     size_t nnamed;
     mt_cap_named_t *named;
+    /* MEMORY: the tracker's own memory held by the live table and by the call tree, parts of
+     * engine_bytes (has_memory 0 in older captures). */
+    int has_memory;
+    uint64_t live_table_bytes, call_tree_bytes;
     int has_tnodes; /* a THREAD_NODES section was present (0 in older captures) */
     size_t ntnodes;
     mt_cap_tnode_t *tnodes;

@@ -422,6 +422,14 @@ static void write_sampling(mt_wbuf_t *w, mt_engine_t *e, const scan_t *sc)
     mt__wbuf_u64(w, sampled);
 }
 
+/* The tracker's own memory by part (META.engine_bytes is all it mapped). */
+static void write_memory(mt_wbuf_t *w, mt_engine_t *e)
+{
+    section(w, MT_SEC_MEMORY, MT_FMT_MEMORY_LEN);
+    mt__wbuf_u64(w, mt__live_memory(&e->live));
+    mt__wbuf_u64(w, mt__tree_memory(&e->tree));
+}
+
 static void write_totals(mt_wbuf_t *w, const mt_totals_t *tot, const scan_t *sc)
 {
     uint64_t peak_blocks = 0;
@@ -531,6 +539,7 @@ static void write_all(mt_wbuf_t *w, mt_engine_t *e, const mt_capture_info_t *inf
     write_names(w, e, self);
     write_timeline(w, e, self);
     write_sampling(w, e, &sc);
+    write_memory(w, e);
     write_totals(w, &tot, &sc);
 
     mt__arena_free(sc.figs, figs_len);

@@ -447,6 +447,13 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     boolean(j, "truncated_stacks", (cap->flags & MT_META_TRUNCSTK) != 0);
     boolean(j, "stackless", (cap->flags & MT_META_STACKLESS) != 0);
     u64(j, "engine_bytes", cap->engine_bytes);
+    if (cap->has_memory) {
+        u64(j, "engine_live_table_bytes", cap->live_table_bytes);
+        u64(j, "engine_call_tree_bytes", cap->call_tree_bytes);
+    } else {
+        str(j, "engine_live_table_bytes", NULL);
+        str(j, "engine_call_tree_bytes", NULL);
+    }
     put_totals(j, &cap->totals);
 
     obj(j, "peak");

@@ -128,6 +128,21 @@ static void put_header(FILE *out, const mt_capture_t *cap)
     fmt_duration(cap->duration_ns, buf, sizeof buf);
     fprintf(out, "\nDuration: %s\nEnded:    ", buf);
     put_ended(out, cap);
+    if (cap->has_memory) {
+        /* The live table keeps room for as many blocks as were ever live at once; with few,
+         * its fixed part (the shards) would make a per-block figure meaningless. */
+        uint64_t most = cap->totals.peak_blocks > cap->totals.live_blocks ? cap->totals.peak_blocks
+                                                                          : cap->totals.live_blocks;
+        char all[64], table[64], tree[64];
+        mt__fmt_bytes(cap->engine_bytes, all, sizeof all);
+        mt__fmt_bytes(cap->live_table_bytes, table, sizeof table);
+        mt__fmt_bytes(cap->call_tree_bytes, tree, sizeof tree);
+        fprintf(out, "Tracker:  %s of its own memory: live table %s", all, table);
+        if (most >= 10000)
+            fprintf(out, " (%.1f bytes per block live at the peak)",
+                    (double)cap->live_table_bytes / (double)most);
+        fprintf(out, ", call tree %s\n", tree);
+    }
 
     if (cap->flags & MT_META_DEGRADED || cap->dropped_events > 0)
         fprintf(out,

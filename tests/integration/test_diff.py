@@ -179,7 +179,7 @@ class DiffErrors(MemtrackCase):
         missing = os.path.join(self.tempdir(), "missing.mtc")
         cut = self.write("cut.mtc", blob[:len(blob) // 2])
         flipped = bytearray(blob)
-        flipped[len(blob) // 2] ^= 0x40
+        flipped[-1] ^= 0x40  # in END's checksum: nothing else can catch it first
         flip = self.write("flip.mtc", bytes(flipped))
         for bad, reason in ((missing, "No such file or directory"),
                             (cut, "truncated: "), (flip, "corrupt: checksum mismatch")):

@@ -298,6 +298,15 @@ static inline void tb_thread_nodes(tb_t *b, const mt_capture_t *c)
     tb_close(b);
 }
 
+static inline void tb_memory(tb_t *b, const mt_capture_t *c)
+{
+    if (!c->has_memory) return;
+    tb_open(b, MT_SEC_MEMORY);
+    tb_u64(b, c->live_table_bytes);
+    tb_u64(b, c->call_tree_bytes);
+    tb_close(b);
+}
+
 /* The whole capture, sections in the usual order; free() the result. */
 static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
 {
@@ -315,6 +324,7 @@ static inline uint8_t *tb_capture(const mt_capture_t *c, size_t *len)
     tb_names(&b, c);
     tb_timeline(&b, c);
     tb_symbols(&b, c);
+    tb_memory(&b, c);
     tb_end(&b);
     *len = b.len;
     return b.data;

@@ -127,6 +127,9 @@ static void fixture(fixture_t *f)
     c->tnodes = f->tnodes;
     c->ntnodes = 3;
     c->has_tnodes = 1;
+    c->has_memory = 1;
+    c->live_table_bytes = 140000;
+    c->call_tree_bytes = 70000;
 }
 
 /* Parses a copy of exactly `len` bytes, so that AddressSanitizer catches any read past it. */
@@ -240,8 +243,39 @@ static void test_valid_capture_reads_back_exactly(void **state)
         assert_memory_equal(&cap->tnodes[i], &f.tnodes[i], sizeof f.tnodes[i]);
     assert_false(cap->threads[0].figures_merged);
     assert_false(cap->threads[1].figures_merged);
+    assert_true(cap->has_memory);
+    assert_int_equal(cap->live_table_bytes, 140000);
+    assert_int_equal(cap->call_tree_bytes, 70000);
 
     mt__capture_free(cap);
+    free(data);
+
+    /* MEMORY is optional (older captures) and has a fixed length. */
+    fixture(&f);
+    f.c.has_memory = 0;
+    data = tb_capture(&f.c, &len);
+    assert_int_equal(parse(data, len, &cap, err, sizeof err), 0);
+    assert_false(cap->has_memory);
+    assert_int_equal(cap->live_table_bytes, 0);
+    mt__capture_free(cap);
+    free(data);
+    fixture(&f);
+    f.c.has_memory = 0;
+    data = tb_capture(&f.c, &len);
+    /* A MEMORY section of 8 bytes, put in place of END and sealed again. */
+    size_t end = find_section(data, len, MT_SEC_END);
+    uint8_t *bad = malloc(end + 24 + 24);
+    assert_non_null(bad);
+    memcpy(bad, data, end);
+    memset(bad + end, 0, 48);
+    put_le32(bad + end, MT_SEC_MEMORY);
+    put_le32(bad + end + 8, 8);
+    put_le32(bad + end + 24, MT_SEC_END);
+    put_le32(bad + end + 32, 8);
+    tb_reseal(bad, end + 48);
+    expect_error(bad, end + 48,
+                 "corrupt: MEMORY section too short for its fields (needs 16 bytes, 8 left)");
+    free(bad);
     free(data);
 }
 
