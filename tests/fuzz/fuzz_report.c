@@ -1,5 +1,6 @@
 /* libFuzzer target: every report of whatever capture the reader accepts — text, JSON, folded
- * stacks of each weight, a flame graph, pprof, and a diff of the capture with itself — with
+ * stacks of each weight (of all threads and of one), a flame graph, the HTML page, pprof, and
+ * a diff of the capture with itself — with
  * the symbolizer reading whatever module paths the capture names (missing files, directories,
  * files that are not ELF, or real binaries). Output goes to /dev/null. */
 #include <stdbool.h>
@@ -19,12 +20,15 @@ static void folded_and_flamegraph(const mt_capture_t *cap, mt_sym_t *sym)
         mt_folded_opts_t opts = {.weight = (mt_folded_weight_t)w};
         (void)mt__report_folded(sink, cap, sym, &opts);
     }
-    /* The live blocks of thread 0 only, and the paths matching a text, as --thread and
-     * --match ask. */
+    /* What thread 0 allocated, by every weight the capture can give by thread, and the paths
+     * matching a text, as --thread and --match ask. */
     bool *threads = calloc(cap->nthreads ? cap->nthreads : 1, sizeof *threads);
-    if (threads != NULL && cap->nthreads > 0) {
+    for (int w = 0; threads != NULL && cap->nthreads > 0 && w < MT_FOLDED_WEIGHTS; w++) {
         threads[0] = true;
-        mt_folded_opts_t opts = {.weight = MT_FOLDED_LIVE_BYTES, .threads = threads, .match = "a"};
+        char why[256];
+        mt_folded_weight_t weight = (mt_folded_weight_t)w;
+        if (mt__folded_threads_check(cap, threads, weight, why, sizeof why) != NULL) continue;
+        mt_folded_opts_t opts = {.weight = weight, .threads = threads, .match = "a"};
         (void)mt__report_folded(sink, cap, sym, &opts);
     }
     free(threads);
@@ -64,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)mt__report_json(sink, cap, sym, &all);
         (void)mt__report_json(sink, cap, sym, &some);
         folded_and_flamegraph(cap, sym);
+        (void)mt__report_html(sink, cap, sym);
         uint8_t *pb = NULL;
         size_t pblen = 0;
         if (mt__report_pprof(cap, sym, &pb, &pblen) == 0) free(pb);
