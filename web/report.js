@@ -64,6 +64,10 @@
     fmtCount(R.dropped_events) + ' events: figures are incomplete');
   if (R.truncated_stacks) warnings.push('some call paths were cut at depth ' + R.depth);
   if (R.stackless) warnings.push('this capture has no call paths (count mode)');
+  if (R.estimated) warnings.push('sample mode, a call path per ' + fmtBytes(R.sample_mean_bytes) +
+    ' allocated on average (' + fmtCount(R.sampled_allocations) + ' allocations sampled): ' +
+    'the figures of call paths (flame graph, leaks and peak tables) are estimates; totals, ' +
+    'threads and classes are exact');
   if (warnings.length) {
     const w = document.getElementById('warnings');
     w.textContent = 'Note: ' + warnings.join('; ') + '.';

@@ -7,6 +7,8 @@
 //   node check_report.js REPORT.html SCREENSHOT.png [MORE.png...]
 //   node check_report.js --threads REPORT.html SCREENSHOT.png   (a report of thread_scope.c:
 //       choosing a thread in the flame graph shows what that thread allocated, by any weight)
+//   node check_report.js --sampled REPORT.html SCREENSHOT.png   (a sample-mode capture: the
+//       page says its call-path figures are estimates, and draws them)
 //
 // Environment: MT_NODE_MODULES, the node_modules holding playwright-core (default: the build's
 // web/node_modules, then web/node_modules); MT_CHROMIUM, the browser (default /usr/bin/chromium).
@@ -71,13 +73,26 @@ async function checkThreads(page) {
   check(both.main > 0 && both.worker > 0, 'all threads: both frames ' + JSON.stringify(both));
 }
 
+// A sample-mode report: a note says the call paths' figures are estimates; they are drawn.
+async function checkSampled(page) {
+  const note = await page.evaluate(() => {
+    const w = document.getElementById('warnings');
+    return w && !w.hidden ? w.textContent : '';
+  });
+  check(/sample mode/.test(note) && /are estimates/.test(note),
+    'the page says the figures are estimates (' + JSON.stringify(note) + ')');
+  await page.check('input[name=set][value=all]');
+  await page.waitForTimeout(400);
+  check(await frameWidth(page, 'main') > 0, 'the sampled call paths are drawn');
+}
+
 async function main() {
   let args = process.argv.slice(2);
-  const threads = args[0] === '--threads';
-  if (threads) args = args.slice(1);
+  const mode = args[0] === '--threads' || args[0] === '--sampled' ? args[0].slice(2) : 'leaks';
+  if (mode !== 'leaks') args = args.slice(1);
   const [report, ...shots] = args;
   if (!report || shots.length === 0) {
-    console.error('usage: node check_report.js [--threads] REPORT.html SCREENSHOT.png...');
+    console.error('usage: node check_report.js [--threads|--sampled] REPORT.html SCREENSHOT.png...');
     process.exit(2);
   }
   const {chromium} = loadPlaywright();
@@ -99,11 +114,7 @@ async function main() {
     page.on('request', r => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
     await page.goto(pathToFileURL(path.resolve(report)).href);
     await page.waitForFunction(() => window.mtReport && window.mtReport.ready, null, {timeout: 15000});
-    if (threads) {
-      await checkThreads(page);
-    } else {
-      await checkLeaks(page);
-    }
+    await {threads: checkThreads, sampled: checkSampled, leaks: checkLeaks}[mode](page);
     check(errors.length === 0, 'no errors on the page ' + JSON.stringify(errors));
     check(requests.length === 0, 'no network requests ' + JSON.stringify(requests));
     for (const s of shots) await page.screenshot({path: s, fullPage: true});

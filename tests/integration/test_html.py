@@ -22,9 +22,9 @@ class HtmlTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="mt-html-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
-    def capture(self, prog="leaks_c"):
+    def capture(self, prog="leaks_c", opts=()):
         cap = os.path.join(self.tmp, "leaks.mtc")
-        r = run_proc([MEMTRACK, "run", "-o", cap, program(prog)], cwd=self.tmp)
+        r = run_proc([MEMTRACK, "run", "-o", cap] + list(opts) + [program(prog)], cwd=self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)
         return cap
 
@@ -62,15 +62,16 @@ class HtmlTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage: memtrack html", r.stdout)
 
-    def browser_check(self, prog, *check_args):
-        """Writes the report of a run of `prog` and runs check_report.js on it."""
+    def browser_check(self, prog, *check_args, opts=()):
+        """Writes the report of a run of `prog` (memtrack run OPTS) and runs check_report.js
+        on it."""
         if NODE is None:
             self.skipTest("node is not installed (apt-get install nodejs)")
         if not os.access(CHROMIUM, os.X_OK):
             self.skipTest("%s is not installed (apt-get install chromium)" % CHROMIUM)
         if NODE_MODULES is None:
             self.skipTest("playwright-core is not installed (the build's npm ci did not run)")
-        cap = self.capture(prog)
+        cap = self.capture(prog, opts)
         out = os.path.join(self.tmp, "report.html")
         r = run_proc([MEMTRACK, "html", "-o", out, cap], cwd=self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -89,6 +90,12 @@ class HtmlTest(unittest.TestCase):
         """Two threads that free each other's blocks: the flame graph of each shows what it
         allocated, by every weight."""
         self.browser_check("thread_scope", "--threads")
+
+    def test_sample_mode_in_browser(self):
+        """A sample-mode capture (a mean of 64 bytes: leaks_c's paths of 100-byte blocks and
+        more are all but certain to be sampled): the page says its call-path figures are
+        estimates."""
+        self.browser_check("leaks_c", "--sampled", opts=["--mode", "sample=64"])
 
 
 if __name__ == "__main__":
