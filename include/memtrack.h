@@ -111,6 +111,8 @@ typedef struct memtrack_counts_s {
 #define MEMTRACK_INLINE_ static inline __attribute__((always_inline))
 
 extern int memtrack__start(void) MEMTRACK_WEAK_;
+extern int memtrack__set_mode(int mode, uint64_t sample_bytes) MEMTRACK_WEAK_;
+extern int memtrack__mode(void) MEMTRACK_WEAK_;
 extern int memtrack__stop(void) MEMTRACK_WEAK_;
 extern int memtrack__running(void) MEMTRACK_WEAK_;
 extern int memtrack__clear(void) MEMTRACK_WEAK_;
@@ -160,6 +162,33 @@ extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
 MEMTRACK_INLINE_ int memtrack_start(void)
 {
     return memtrack__start ? memtrack__start() : MEMTRACK_ENOTRACKER;
+}
+
+/* What the tracker records (memtrack_set_mode, memtrack_mode; MEMTRACK_MODE in the
+ * environment, `memtrack run --mode`). */
+enum memtrack_mode_e {
+    MEMTRACK_MODE_FULL = 0,   /* a call path for every allocation (the default) */
+    MEMTRACK_MODE_COUNT = 1,  /* exact counts, peaks and classes; no call paths */
+    MEMTRACK_MODE_SAMPLE = 2, /* exact counts; call paths for a byte-weighted sample */
+};
+
+/* Chooses the mode before the tracker is set up, in place of MEMTRACK_MODE: with -lmemtrack,
+ * before the first memtrack_start() or any other call that sets it up (tags, classes,
+ * callbacks). `sample_bytes` is sample mode's mean: one call path per that many bytes
+ * allocated on average, 0 for the default (524288), at most 2^40; ignored in the other modes.
+ * Returns MEMTRACK_OK, MEMTRACK_EINVAL for an unknown mode or a mean too large,
+ * MEMTRACK_ESTATE once the tracker is set up (always under `memtrack run`, whose --mode
+ * applies), MEMTRACK_ENOTRACKER without a tracker. */
+MEMTRACK_INLINE_ int memtrack_set_mode(int mode, uint64_t sample_bytes)
+{
+    return memtrack__set_mode ? memtrack__set_mode(mode, sample_bytes) : MEMTRACK_ENOTRACKER;
+}
+
+/* The mode in effect (a MEMTRACK_MODE_* value), MEMTRACK_ENOTSTARTED before the tracker is
+ * set up, MEMTRACK_ENOTRACKER without a tracker. */
+MEMTRACK_INLINE_ int memtrack_mode(void)
+{
+    return memtrack__mode ? memtrack__mode() : MEMTRACK_ENOTRACKER;
 }
 
 /* Stops recording allocations. Returns 1 if it stopped now, 0 if it was not running. Frees of

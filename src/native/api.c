@@ -73,6 +73,26 @@ MT_EXPORT int memtrack__start(void)
     return was != MT_TRACK_ON;
 }
 
+MT_EXPORT int memtrack__set_mode(int mode, uint64_t sample_bytes)
+{
+    if (mode != MEMTRACK_MODE_FULL && mode != MEMTRACK_MODE_COUNT && mode != MEMTRACK_MODE_SAMPLE)
+        return MEMTRACK_EINVAL;
+    if (mode == MEMTRACK_MODE_SAMPLE && sample_bytes > MT_SAMPLE_MEAN_MAX) return MEMTRACK_EINVAL;
+    _Static_assert((int)MEMTRACK_MODE_FULL == (int)MT_MODE_FULL &&
+                       (int)MEMTRACK_MODE_COUNT == (int)MT_MODE_COUNT &&
+                       (int)MEMTRACK_MODE_SAMPLE == (int)MT_MODE_SAMPLE,
+                   "the API's modes are the engine's");
+    if (mt__tracker_preset_mode(mode, mode == MEMTRACK_MODE_SAMPLE ? sample_bytes : 0) != 0)
+        return MEMTRACK_ESTATE;
+    return MEMTRACK_OK;
+}
+
+MT_EXPORT int memtrack__mode(void)
+{
+    int mode = mt__tracker_mode();
+    return mode < 0 ? MEMTRACK_ENOTSTARTED : mode;
+}
+
 MT_EXPORT int memtrack__stop(void)
 {
     mt_lock(&api_lock, API_LOCK_ID);

@@ -79,6 +79,13 @@ bool mt__tracker_finished(void);
  * after the final capture began). */
 int mt__tracker_snapshot(const char *path);
 
+/* Chooses the engine's mode (MT_MODE_*, a checked value) and sampling mean (0: the default)
+ * instead of MEMTRACK_MODE: 0, or -1 when the tracker is already set up. */
+int mt__tracker_preset_mode(int mode, uint64_t sample_mean);
+
+/* The engine's mode (MT_MODE_*), or -1 when the tracker is not set up. */
+int mt__tracker_mode(void);
+
 /* exec failed after mt__tracker_finish(MT_END_EXEC): tracking goes on as before, and the
  * final capture will be written again at the end. */
 void mt__tracker_resume(void);

@@ -87,10 +87,39 @@ int mt__tracker_output_path(char *out, size_t cap)
     return 0;
 }
 
+/* The mode chosen through the C API before the tracker was set up (memtrack_set_mode): it
+ * overrides MEMTRACK_MODE. */
+static struct {
+    bool set;
+    mt_mode_t mode;
+    uint64_t sample_mean;
+} preset;
+
+static mt_lock_t setup_lock = MT_LOCK_INIT;
+static int setup_result = 1; /* 1: not tried yet; else what mt__tracker_setup returns */
+
+int mt__tracker_preset_mode(int mode, uint64_t sample_mean)
+{
+    mt_lock(&setup_lock, UINT32_MAX - 8);
+    int r = setup_result == 1 ? 0 : -1;
+    if (r == 0) {
+        preset.set = true;
+        preset.mode = (mt_mode_t)mode;
+        preset.sample_mean = sample_mean ? sample_mean : MT_SAMPLE_MEAN_DEFAULT;
+    }
+    mt_unlock(&setup_lock);
+    return r;
+}
+
+int mt__tracker_mode(void)
+{
+    return tr.engine ? (int)tr.engine->config.mode : -1;
+}
+
 static int read_config(mt_config_t *cfg)
 {
     mt_env_t env = {
-        .mode = getenv("MEMTRACK_MODE"),
+        .mode = preset.set ? NULL : getenv("MEMTRACK_MODE"),
         .seed = getenv("MEMTRACK_SEED"),
         .depth = getenv("MEMTRACK_DEPTH"),
         .output = getenv("MEMTRACK_OUTPUT"),
@@ -101,6 +130,10 @@ static int read_config(mt_config_t *cfg)
                          tr.pattern, sizeof(tr.pattern), &err) != 0) {
         say4(err.var, err.value, err.why);
         return -1;
+    }
+    if (preset.set) {
+        cfg->mode = preset.mode;
+        cfg->sample_mean = preset.sample_mean;
     }
     /* Without MEMTRACK_SEED each run draws its own samples. */
     if (!cfg->seed) cfg->seed = mt__os_ticks() ^ ((uint64_t)getpid() << 32) ^ mt__os_now_ns();
@@ -466,17 +499,15 @@ static void fork_child(void)
 
 int mt__tracker_setup(void)
 {
-    static mt_lock_t lock = MT_LOCK_INIT;
-    static int result = 1; /* 1: not tried yet */
-    mt_lock(&lock, UINT32_MAX - 8);
-    if (result == 1) {
+    mt_lock(&setup_lock, UINT32_MAX - 8);
+    if (setup_result == 1) {
         mt__tls.busy++;
         mt_config_t cfg;
-        result = -1;
+        setup_result = -1;
         /* A set-user-ID or set-group-ID program (AT_SECURE) is never traced: its environment
          * belongs to a less privileged user, who must not choose where it writes files. */
         if (getauxval(AT_SECURE)) {
-            result = -2;
+            setup_result = -2;
         } else if (read_config(&cfg) == 0) {
             tr.pid = (uint64_t)getpid();
             if (mt__autostart) mt__follow_init(tr.pattern);
@@ -504,11 +535,12 @@ int mt__tracker_setup(void)
                 exit_hooked = 1;
             }
             mt__modules_refresh();
-            result = 0;
+            setup_result = 0;
         }
         mt__tls.busy--;
     }
-    mt_unlock(&lock);
+    int result = setup_result;
+    mt_unlock(&setup_lock);
     return result;
 }
 
