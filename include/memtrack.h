@@ -150,7 +150,7 @@ extern int memtrack__stage_end(void) MEMTRACK_WEAK_;
 /* Starts tracking. Returns 1 if tracking started now, 0 if it was already running,
  * MEMTRACK_ENOTRACKER without a tracker and in a set-user-ID or set-group-ID program (never
  * traced), MEMTRACK_ENOMEM if the tracker could not set up. With -lmemtrack the first start
- * reads the mode from the environment: MEMTRACK_MODE is `full`
+ * reads the mode from the environment (unless memtrack_set_mode chose it): MEMTRACK_MODE is `full`
  * (the default: a call path for every allocation), `count` (exact counts, no call paths) or
  * `sample` / `sample=BYTES` (exact counts; call paths for a byte-weighted sample, one per BYTES
  * allocated on average, default 524288, and per-path figures that are estimates), with
