@@ -172,6 +172,8 @@ def make_workloads(churn_path, workdir):
                  [churn_path, "2", churn_iters]),
         Workload("churn4", f"bench/churn.c, 4 threads x {int(churn_iters) // 2} malloc/free",
                  [churn_path, "4", str(int(churn_iters) // 2)]),
+        Workload("churn2fp", f"churn2 built with -fno-omit-frame-pointer",
+                 [churn_path + "-fp", "2", churn_iters]),
         Workload("python", "PYTHONMALLOC=malloc /usr/bin/python3: dicts/lists of strings",
                  ["/usr/bin/python3", py_script, "200000"],
                  env={"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}),
@@ -810,7 +812,7 @@ def main():
         description="Benchmark memtrack vs. an untracked run vs. heaptrack (ratios, same run).")
     ap.add_argument("--runs", type=int, default=5, help="rounds per workload (default 5)")
     ap.add_argument("--only",
-                    help="comma-separated workloads: churn2,churn4,python,sqlite,perl,ruby,cc1")
+                    help="comma-separated workloads: churn2,churn4,churn2fp,python,sqlite,perl,ruby,cc1")
     ap.add_argument("--memtrack", default=os.path.join(REPO_ROOT, "build", "memtrack"),
                     help="the memtrack CLI (default: build/memtrack in the repository)")
     ap.add_argument("--memtrack-args", default="",
@@ -844,11 +846,14 @@ def main():
         if cc is None:
             churn_err = "no C compiler (cc) to build bench/churn.c"
         else:
-            r = subprocess.run([cc, "-O2", "-g", "-pthread", "-o", churn,
-                                os.path.join(BENCH_DIR, "churn.c")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if r.returncode != 0:
-                churn_err = "bench/churn.c did not compile: " + r.stdout.strip()[:300]
+            # as Debian builds (no frame pointers), and with frame pointers (Fedora 38+, Ubuntu
+            # 24.04+), which memtrack's unwinder follows instead of the DWARF tables
+            for out, extra in ((churn, []), (churn + "-fp", ["-fno-omit-frame-pointer"])):
+                r = subprocess.run([cc, "-O2", "-g", "-pthread"] + extra + [
+                                   "-o", out, os.path.join(BENCH_DIR, "churn.c")],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                if r.returncode != 0:
+                    churn_err = "bench/churn.c did not compile: " + r.stdout.strip()[:300]
         workloads = make_workloads(churn, workdir)
         if args.only:
             wanted = [x.strip() for x in args.only.split(",") if x.strip()]
@@ -859,7 +864,7 @@ def main():
             workloads = [w for w in workloads if w.name in wanted]
         for w in workloads:
             w.skipped = None
-            if w.argv[0] == churn and churn_err:
+            if w.argv[0] in (churn, churn + "-fp") and churn_err:
                 w.skipped = churn_err
             elif shutil.which(w.needs) is None:
                 w.skipped = f"{w.needs} not found"

@@ -54,6 +54,7 @@ typedef enum mt_fmt_frames_e {
 #define MT_META_TRUNCSTK  0x4u  /* some call paths were cut at the depth limit */
 #define MT_META_STACKLESS 0x8u  /* call paths were not recorded (frames are all empty) */
 #define MT_META_FOLLOWED  0x10u /* started by a tracked process (--follow-children) */
+#define MT_META_FPUNWIND  0x20u /* some call paths were found by following frame pointers */
 
 /* Fixed sizes of the records, for validation. */
 #define MT_FMT_META_FIXED    72u        /* numeric part of META, before its strings */

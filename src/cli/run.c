@@ -28,6 +28,7 @@ typedef struct run_opts_s {
     const char *output; /* -o */
     unsigned depth;     /* 0: the tracker's default */
     const char *mode;   /* --mode: NULL for the default */
+    const char *unwind; /* --unwind: NULL for the default */
     int snapshot_sig;   /* --snapshot-signal: 0 for none */
     bool follow;        /* --follow-children */
     char **argv;        /* the program and its arguments */
@@ -35,8 +36,8 @@ typedef struct run_opts_s {
 
 static void run_usage(FILE *f)
 {
-    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode MODE] [--snapshot-signal SIG]\n"
-          "                    [--follow-children] [--] PROGRAM [ARGS...]\n"
+    fputs("usage: memtrack run [-o FILE] [--depth N] [--mode MODE] [--unwind HOW]\n"
+          "                    [--snapshot-signal SIG] [--follow-children] [--] PROGRAM [ARGS...]\n"
           "  -o, --output FILE      where to write the capture (default\n"
           "                         ./memtrack.PROGRAM.PID.mtc); %p in FILE becomes the pid\n"
           "  --depth N              frames kept per call path, 1 to 256 (default 64)\n"
@@ -46,6 +47,9 @@ static void run_usage(FILE *f)
           "                         a byte-weighted sample of the allocations, one per BYTES\n"
           "                         allocated on average (default 524288), and per-path\n"
           "                         figures estimated from them\n"
+          "  --unwind HOW           auto: follow frame pointers through the modules that\n"
+          "                         keep them, DWARF unwind info elsewhere (the default);\n"
+          "                         dwarf: DWARF unwind info everywhere\n"
           "  --snapshot-signal SIG  the signal on which the program writes a snapshot\n"
           "                         (memtrack snapshot PID sends it): a number, a name like\n"
           "                         USR2 or RTMAX-2 (the default), or none\n"
@@ -131,7 +135,7 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
             o->follow = true;
             continue;
         }
-        static const char *const with_value[] = {"--output", "--depth", "--mode",
+        static const char *const with_value[] = {"--output", "--depth", "--mode", "--unwind",
                                                  "--snapshot-signal"};
         const char *name = NULL;
         if (!strcmp(a, "-o")) {
@@ -153,6 +157,10 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
             if (!mode_valid(val))
                 return bad_usage("--mode takes full, count, sample or sample=BYTES, not", val);
             o->mode = val;
+        } else if (!strcmp(a, "--unwind")) {
+            if (mt__config_unwind(val) < 0)
+                return bad_usage("--unwind takes auto or dwarf, not", val);
+            o->unwind = val;
         } else if (!strcmp(a, "--snapshot-signal")) {
             o->snapshot_sig = strcmp(val, "none") ? mt__cli_signal(val) : 0;
             if (o->snapshot_sig < 0)
@@ -244,6 +252,7 @@ static void exec_child(const run_opts_t *o, const char *preload, const char *pat
         setenv("MEMTRACK_DEPTH", d, 1);
     }
     if (o->mode) setenv("MEMTRACK_MODE", o->mode, 1); /* else MEMTRACK_MODE, if set, applies */
+    if (o->unwind) setenv("MEMTRACK_UNWIND", o->unwind, 1);
     char sig[16];
     snprintf(sig, sizeof(sig), "%d", o->snapshot_sig);
     setenv("MEMTRACK_SNAPSHOT_SIGNAL", o->snapshot_sig ? sig : "none", 1);
@@ -310,12 +319,14 @@ int mt__cmd_run(int argc, char **argv)
     int r = parse_run_args(argc, argv, &o);
     if (r >= 0) return r;
 
-    /* MEMTRACK_MODE, MEMTRACK_SEED and MEMTRACK_DEPTH of this environment apply when no option
+    /* MEMTRACK_MODE, MEMTRACK_SEED, MEMTRACK_DEPTH and MEMTRACK_UNWIND of this environment apply
+     * when no option
      * overrides them:
      * a bad one is refused here, as the tracker would refuse it (native/config.c). */
     mt_env_t env = {.mode = o.mode ? NULL : getenv("MEMTRACK_MODE"),
                     .seed = getenv("MEMTRACK_SEED"),
-                    .depth = o.depth ? NULL : getenv("MEMTRACK_DEPTH")};
+                    .depth = o.depth ? NULL : getenv("MEMTRACK_DEPTH"),
+                    .unwind = o.unwind ? NULL : getenv("MEMTRACK_UNWIND")};
     mt_env_error_t bad;
     mt_config_t cfg;
     char check[PATH_MAX];

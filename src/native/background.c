@@ -153,6 +153,7 @@ static void *background(void *arg)
             }
         }
         mt__background_sample(false);
+        mt__fp_refresh_if_asked();
     }
     return NULL;
 }

@@ -87,6 +87,8 @@ int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, 
         return refuse(err, "MEMTRACK_SEED", env->seed, "is not a number from 1 to 2^64-1");
     if (env->depth && parse_depth(env->depth, &cfg->depth) != 0)
         return refuse(err, "MEMTRACK_DEPTH", env->depth, "is not a number from 1 to 256");
+    if (mt__config_unwind(env->unwind) < 0)
+        return refuse(err, "MEMTRACK_UNWIND", env->unwind, "is not 'auto' or 'dwarf'");
 
     if (cap == 0) return refuse(err, "MEMTRACK_OUTPUT", "", "does not fit");
     pattern[0] = '\0';
@@ -108,6 +110,12 @@ int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, 
         return refuse(err, "MEMTRACK_OUTPUT", out ? out : "", "makes a capture path too long");
     }
     return 0;
+}
+
+int mt__config_unwind(const char *value)
+{
+    if (!value || strcmp(value, "auto") == 0) return 0;
+    return strcmp(value, "dwarf") == 0 ? 1 : -1;
 }
 
 int mt__config_signal(const char *value)

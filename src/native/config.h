@@ -11,7 +11,7 @@
 
 /* The variables' values, NULL for those not set. */
 typedef struct mt_env_s {
-    const char *mode, *seed, *depth, *output, *snapshot_signal;
+    const char *mode, *seed, *depth, *output, *snapshot_signal, *unwind;
 } mt_env_t;
 
 /* Why a value was refused: the variable, its value and what is wrong with it, for a message
@@ -31,10 +31,14 @@ typedef struct mt_env_error_s {
  * CWD/memtrack.PROGRAM.%p.mtc. Returns 0, or -1 with *err saying which value is refused:
  * a mode other than full, count, sample or sample=BYTES (1 to MT_SAMPLE_MEAN_MAX), a seed that
  * is not a decimal number from 1 to 2^64-1, a depth that is not a decimal number from 1 to
- * MT_DEPTH_MAX, an empty output, or a pattern that would not fit in cap with room for a pid in
- * every %p. */
+ * MT_DEPTH_MAX, an unwinder other than 'auto' or 'dwarf' (mt__config_unwind), an empty output,
+ * or a pattern that would not fit in cap with room for a pid in every %p. */
 int mt__config_parse(const mt_env_t *env, const char *cwd, const char *program, mt_config_t *cfg,
                      char *pattern, size_t cap, mt_env_error_t *err);
+
+/* MEMTRACK_UNWIND: 0 for "auto" (or unset: frame pointers where modules keep them, DWARF
+ * elsewhere), 1 for "dwarf" (libunwind's DWARF unwinder only), -1 for anything else. */
+int mt__config_unwind(const char *value);
 
 /* MEMTRACK_SNAPSHOT_SIGNAL: 0 when snapshots on a signal are off (NULL, "" or "none"), the
  * signal number (decimal digits only, 1 to SIGRTMAX, not SIGKILL or SIGSTOP), or -1 when the

@@ -135,11 +135,14 @@ uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx)
     return len;
 }
 
-/* Libraries about to be unloaded are recorded first, so their frames stay nameable. */
+/* Libraries about to be unloaded are recorded first, so their frames stay nameable; after,
+ * the unwinder forgets their segments, which new code may take. */
 MT_EXPORT int dlclose(void *handle)
 {
     static int (*real_dlclose)(void *);
     if (!real_dlclose) real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
     mt__modules_refresh();
-    return real_dlclose(handle);
+    int r = real_dlclose(handle);
+    mt__fp_refresh();
+    return r;
 }

@@ -24,6 +24,8 @@ typedef struct mt_tls_s {
     void *altstack; /* the alternate signal stack memtrack gave this thread, or NULL */
     unsigned ntags; /* scoped tags pushed (may exceed MT_TAG_STACK) */
     uint32_t tags[MT_TAG_STACK];
+    uintptr_t stack_lo, stack_hi; /* the thread's stack, for frame-pointer walks (unwind.c) */
+    int stack_known;              /* 1: stack_lo/hi are set; -1: unknown (DWARF only) */
 } mt_tls_t;
 
 /* The class of the calling thread's next allocation: its innermost scoped tag. */
@@ -155,12 +157,38 @@ void mt__tracker_finish(uint32_t end_reason, int32_t end_value);
 /* ---- unwind.c: call paths */
 
 /* Learns the address range of this library, so its frames are never recorded. */
-void mt__unwind_init(void);
+/* `dwarf_only`: never follow frame pointers (MEMTRACK_UNWIND=dwarf). */
+void mt__unwind_init(bool dwarf_only);
 
 /* Fills frames[0..max) with the caller's call path, innermost first, starting at the first
  * frame outside memtrack. Returns the number of frames; sets *truncated when the path was
- * longer than max. */
+ * longer than max. Frames of modules that keep frame pointers are found by following %rbp;
+ * the path is unwound with libunwind's DWARF unwinder when it leads through other code. */
 unsigned mt__unwind(uint64_t *frames, unsigned max, bool *truncated);
+
+/* True once a path was found by frame pointers alone. */
+bool mt__unwind_used_fp(void);
+
+/* ---- framepointers.c: which modules keep frame pointers */
+
+/* An executable segment, and whether its module keeps frame pointers. */
+typedef struct mt_fp_seg_s {
+    uintptr_t lo, hi;
+    uint32_t fp;
+} mt_fp_seg_t;
+
+/* Rebuilds the segment table if modules were loaded or unloaded since the last call. */
+void mt__fp_refresh(void);
+/* From now on every module counts as one without frame pointers (MEMTRACK_UNWIND=dwarf). */
+void mt__fp_dwarf_only(void);
+/* The unwinder met code in no known segment (a library loaded since): the background thread
+ * refreshes the table (mt__fp_refresh_if_asked) rather than the allocating thread. */
+void mt__fp_ask_refresh(void);
+void mt__fp_refresh_if_asked(void);
+/* The segment holding addr in the current table, or NULL. Takes no lock. */
+const mt_fp_seg_t *mt__fp_find(uintptr_t addr);
+/* How many loaded modules keep frame pointers, as of the last refresh. */
+uint32_t mt__fp_modules(void);
 
 /* ---- modules.c: the module map written into captures */
 

@@ -123,6 +123,7 @@ static int read_config(mt_config_t *cfg)
         .seed = getenv("MEMTRACK_SEED"),
         .depth = getenv("MEMTRACK_DEPTH"),
         .output = getenv("MEMTRACK_OUTPUT"),
+        .unwind = getenv("MEMTRACK_UNWIND"),
     };
     char cwd[PATH_CAP];
     mt_env_error_t err;
@@ -304,7 +305,7 @@ int mt__tracker_write(const char *given, uint32_t reason, int32_t value)
         .parent_pid = tr.parent_pid,
         .end_reason = reason,
         .end_value = value,
-        .flags = tr.flags,
+        .flags = tr.flags | (mt__unwind_used_fp() ? MT_META_FPUNWIND : 0),
         .program = tr.program,
         .cmdline = tr.cmdline,
         .cmdline_len = tr.cmdline_len,
@@ -555,7 +556,7 @@ int mt__tracker_setup(void)
             }
             tr.cmdline = read_proc("/proc/self/cmdline", &tr.cmdline_len);
             if (tr.cmdline_len && tr.cmdline[tr.cmdline_len - 1] == '\0') tr.cmdline_len--;
-            mt__unwind_init();
+            mt__unwind_init(mt__config_unwind(getenv("MEMTRACK_UNWIND")) == 1);
             mt__fence_needed = !mt__os_membarrier_register();
             tr.engine = mt__engine_create(&cfg);
             if (!tr.engine) say("no memory for the tracker; not tracking", NULL, NULL);

@@ -446,6 +446,7 @@ int mt__report_json(FILE *out, const mt_capture_t *cap, mt_sym_t *sym, const mt_
     boolean(j, "followed", (cap->flags & MT_META_FOLLOWED) != 0);
     boolean(j, "truncated_stacks", (cap->flags & MT_META_TRUNCSTK) != 0);
     boolean(j, "stackless", (cap->flags & MT_META_STACKLESS) != 0);
+    boolean(j, "frame_pointers", (cap->flags & MT_META_FPUNWIND) != 0);
     u64(j, "engine_bytes", cap->engine_bytes);
     if (cap->has_memory) {
         u64(j, "engine_live_table_bytes", cap->live_table_bytes);
