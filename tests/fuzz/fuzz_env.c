@@ -1,7 +1,7 @@
 /* libFuzzer target: the tracker's environment parsing (src/native/config.c). The input is the
  * values of MEMTRACK_MODE, MEMTRACK_DEPTH, MEMTRACK_OUTPUT, MEMTRACK_SNAPSHOT_SIGNAL, the
- * working directory, the program's name and MEMTRACK_SEED, separated by NUL bytes (a missing
- * piece is a variable not set). What is accepted must be in range and the pattern must fit. */
+ * working directory, the program's name, MEMTRACK_SEED and MEMTRACK_UNWIND, separated by NUL
+ * bytes (a missing piece is a variable not set). What is accepted must be in range and the pattern must fit. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (text == NULL) abort();
     memcpy(text, data, size);
     text[size] = '\0';
-    const char *piece[7] = {NULL};
+    const char *piece[8] = {NULL};
     size_t pos = 0;
-    for (int i = 0; i < 7 && pos <= size; i++) {
+    for (int i = 0; i < 8 && pos <= size; i++) {
         piece[i] = text + pos;
         pos += strlen(text + pos) + 1;
     }
@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     .depth = piece[1],
                     .output = piece[2],
                     .snapshot_signal = piece[3],
-                    .seed = piece[6]};
+                    .seed = piece[6],
+                    .unwind = piece[7]};
     /* A small pattern buffer now and then, to reach the limits with short inputs. */
     size_t cap = size > 0 && data[0] == 'S' ? 24 : PATTERN_CAP;
     char pattern[PATTERN_CAP];
@@ -43,9 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = strnlen(pattern, cap);
         if (n + MT_PATTERN_SPARE >= cap || n == 0) abort();
         if (env.output && env.output[0] == '/' && strcmp(pattern, env.output) != 0) abort();
+        if (mt__config_unwind(env.unwind) < 0) abort();
     } else if (!err.var || !err.value || !err.why) {
         abort();
     }
+    int how = mt__config_unwind(env.unwind);
+    if (how < -1 || how > 1 || (how == 1 && strcmp(env.unwind, "dwarf") != 0)) abort();
     int sig = mt__config_signal(env.snapshot_signal);
     if (sig < -1 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) abort();
     free(text);
