@@ -1,7 +1,8 @@
 /* libFuzzer target: the tracker's environment parsing (src/native/config.c). The input is the
  * values of MEMTRACK_MODE, MEMTRACK_DEPTH, MEMTRACK_OUTPUT, MEMTRACK_SNAPSHOT_SIGNAL, the
  * working directory, the program's name, MEMTRACK_SEED and MEMTRACK_UNWIND, separated by NUL
- * bytes (a missing piece is a variable not set). What is accepted must be in range and the pattern must fit. */
+ * bytes (a missing piece is a variable not set). What is accepted must be in range and the pattern
+ * must fit. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
