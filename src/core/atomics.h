@@ -56,15 +56,4 @@ static inline mt_pair_t mt_pair_peek(volatile unsigned __int128 *target)
     return p;
 }
 
-/* Stores a pair with two relaxed 8-byte stores, `hi` first: for the one writer of engine.h's
- * solo mode. A reader between the stores sees the new `hi` with the old `lo`, never lo > hi; a
- * reader's CAS that writes back what it read cannot undo either store, which each replace a
- * whole word. */
-static inline void mt_pair_set(volatile unsigned __int128 *target, mt_pair_t p)
-{
-    uint64_t *w = (uint64_t *)target;
-    __atomic_store_n(&w[1], p.hi, __ATOMIC_RELAXED);
-    __atomic_store_n(&w[0], p.lo, __ATOMIC_RELAXED);
-}
-
 #endif

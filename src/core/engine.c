@@ -156,43 +156,16 @@ static mt_nstat_t *node_stat(mt_thread_t *t, uint32_t node, uint32_t owner)
 
 /* ---- the global pair */
 
-static inline mt_pair_t pair_add(mt_pair_t old, uint64_t delta)
+/* Adds `delta` (two's complement for a free) to live bytes; returns the pair before. */
+static inline mt_pair_t global_add(mt_engine_t *e, uint64_t delta, mt_pair_t *after)
 {
-    mt_pair_t nw;
-    nw.lo = old.lo + delta;
-    nw.hi = nw.lo > old.hi && (int64_t)delta > 0 ? nw.lo : old.hi;
-    return nw;
-}
-
-/* Adds `delta` (two's complement for a free) to live bytes; returns the pair before. In solo
- * mode `t` is the only writer, and two plain stores do what the CAS does. */
-static inline mt_pair_t global_add(mt_thread_t *t, uint64_t delta, mt_pair_t *after)
-{
-    mt_engine_t *e = t->engine;
     mt_pair_t old = mt_pair_peek(&e->global), nw;
-    if (mt__engine_solo(t)) {
-        nw = pair_add(old, delta);
-        mt_pair_set(&e->global, nw);
-    } else {
-        do {
-            nw = pair_add(old, delta);
-        } while (!mt_pair_cas(&e->global, &old, nw));
-    }
+    do {
+        nw.lo = old.lo + delta;
+        nw.hi = nw.lo > old.hi && (int64_t)delta > 0 ? nw.lo : old.hi;
+    } while (!mt_pair_cas(&e->global, &old, nw));
     *after = nw;
     return old;
-}
-
-/* A live-table shard's lock, which a solo thread goes without. */
-static inline bool shard_lock(mt_thread_t *t, mt_shard_t *s)
-{
-    if (mt__engine_solo(t)) return false;
-    mt_lock(&s->lock, t->self);
-    return true;
-}
-
-static inline void shard_unlock(mt_shard_t *s, bool locked)
-{
-    if (locked) mt_unlock(&s->lock);
 }
 
 /* ---- recording */
@@ -226,7 +199,7 @@ static void record(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls, u
             drop(e);
     }
 
-    mt_pair_t after, before = global_add(t, size, &after);
+    mt_pair_t after, before = global_add(e, size, &after);
     uint64_t ticks = 0;
     if (after.hi > before.hi) {
         /* Relaxed: read by the writer only. The tick count costs no system call, so even a
@@ -261,9 +234,9 @@ static void record(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls, u
 
     mt_block_t b = {addr, size, before.hi, node, t->index, cls}, old;
     mt_shard_t *s = mt__live_shard(&e->live, addr);
-    bool locked = shard_lock(t, s);
+    mt_lock(&s->lock, t->self);
     mt_insert_t r = mt__shard_insert(s, &b, &old);
-    shard_unlock(s, locked);
+    mt_unlock(&s->lock);
     if (r == MT_REPLACED) {
         /* The address was handed out again without its free reaching us (it happened while
          * tracking was suspended on that thread): account that free now. */
@@ -274,7 +247,7 @@ static void record(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls, u
         /* Undo: the block stays unknown to the engine, as if made before tracking. */
         drop(e);
         if (cls) mt__class_count_free(mt__class_at(&e->classes, cls), t->index, size);
-        global_add(t, (uint64_t)0 - size, &after);
+        global_add(e, (uint64_t)0 - size, &after);
         mt_owner_add(&t->own_freed_blocks, 1);
         mt_owner_add(&t->own_freed_bytes, size);
         mt_owner_add(&t->frees, 1);
@@ -298,7 +271,7 @@ void mt__engine_free_taken(mt_thread_t *t, const mt_block_t *b)
 {
     mt_engine_t *e = t->engine;
     mt_pair_t after;
-    global_add(t, (uint64_t)0 - b->size, &after);
+    global_add(e, (uint64_t)0 - b->size, &after);
 
     mt_owner_add(&t->frees, 1);
     mt_owner_add(&t->freed_bytes, b->size);
@@ -350,9 +323,9 @@ void mt__engine_unknown_free(mt_thread_t *t)
 bool mt__engine_take(mt_thread_t *t, uint64_t addr, mt_block_t *out)
 {
     mt_shard_t *s = mt__live_shard(&t->engine->live, addr);
-    bool locked = shard_lock(t, s);
+    mt_lock(&s->lock, t->self);
     bool found = mt__shard_remove(s, addr, out);
-    shard_unlock(s, locked);
+    mt_unlock(&s->lock);
     return found;
 }
 
@@ -360,9 +333,9 @@ void mt__engine_put_back(mt_thread_t *t, const mt_block_t *b)
 {
     mt_block_t old;
     mt_shard_t *s = mt__live_shard(&t->engine->live, b->addr);
-    bool locked = shard_lock(t, s);
+    mt_lock(&s->lock, t->self);
     mt_insert_t r = mt__shard_insert(s, b, &old);
-    shard_unlock(s, locked);
+    mt_unlock(&s->lock);
     if (r != MT_INSERTED) drop(t->engine);
 }
 

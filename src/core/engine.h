@@ -131,12 +131,6 @@ struct mt_engine_s {
     char pad_global[48];
 
     mt_config_t config;
-    /* Solo mode: while this is a thread's `self`, that thread is the only one using the engine
-     * and records its events with plain loads and stores (no locked instruction, no shard
-     * lock); 0 otherwise, MT_SOLO_ENDING while a front end ends it. The engine never sets it:
-     * a front end that can end it safely does (native/tracker.c), and then every other
-     * thread must end it (and wait for the end) before it touches the engine. */
-    _Atomic uint32_t solo;
     uint64_t start_ns, start_realtime_ns, start_ticks;
     mt_live_t live;
     mt_tree_t tree;
@@ -170,16 +164,6 @@ struct mt_engine_s {
 static inline uint64_t mt__peak_tag(const mt_engine_t *e, uint64_t peak)
 {
     return (e->period << 48) | (peak & ((1ull << 48) - 1));
-}
-
-#define MT_SOLO_ENDING UINT32_MAX
-
-/* Whether `t` may record with plain stores (solo mode, above). */
-static inline bool mt__engine_solo(const mt_thread_t *t)
-{
-    /* Relaxed: the front end that ends solo mode orders this load (a barrier on every
-     * thread, then a wait for the solo thread to leave the engine). */
-    return mt_load_relaxed(&t->engine->solo) == t->self;
 }
 
 /* Creates an engine whose memory comes from mmap. NULL without memory or with a bad config. */

@@ -334,7 +334,6 @@ MT_EXPORT int memtrack__top_paths(const char *cls, memtrack_path_t *out, size_t 
     if (max == 0) return MEMTRACK_OK;
     mt_path_figs_t *v = mt__arena_alloc(sizeof(*v) * max);
     if (!v) return MEMTRACK_ENOMEM;
-    mt__tracker_end_solo(); /* the live table is read while other threads may record */
     mt_thread_t *self = mt__tls.thread;
     int r = mt__engine_top_paths(e, id, v, max, count, self ? self->self : 0);
     for (size_t i = 0; r == 0 && i < *count; i++) {

@@ -144,10 +144,6 @@ int mt__tracker_write(const char *path, uint32_t end_reason, int32_t end_value);
 
 /* The calling thread's record, registering it on first use; NULL when it cannot be tracked. */
 mt_thread_t *mt__tracker_thread(void);
-/* Ends the engine's solo mode (engine.h) unless the calling thread is the solo thread, and
- * returns once the solo thread records like any other. Registering a thread does it; so must
- * anything else that reads or writes the engine's shared state while tracking runs. */
-void mt__tracker_end_solo(void);
 
 mt_engine_t *mt__tracker_engine(void);
 

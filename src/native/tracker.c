@@ -230,39 +230,6 @@ static void thread_ended(void *arg)
     mt__thread_detach(t);
 }
 
-/* ---- solo mode (engine.h)
- *
- * The first thread to allocate is the engine's solo thread until another thread registers:
- * most programs never start a second allocating thread, and theirs then record every event
- * without a locked instruction. Ending it takes the same two steps as pausing for a capture
- * (mt__tracker_switch): the new value, a barrier on every thread (membarrier; without it solo
- * mode is never started), then a wait until the solo thread has left the hook it may be in. A
- * thread that finds the end under way waits for it too. */
-
-static void start_solo(uint32_t self)
-{
-    mt_store_release(&tr.engine->solo, mt__fence_needed ? 0 : self);
-}
-
-void mt__tracker_end_solo(void)
-{
-    mt_engine_t *e = tr.engine;
-    if (!e) return;
-    uint32_t solo = mt_load_acquire(&e->solo);
-    if (solo == 0 || (mt__tls.thread && solo == mt__tls.thread->self)) return;
-    if (solo != MT_SOLO_ENDING && mt_cas_acq_rel(&e->solo, &solo, MT_SOLO_ENDING)) {
-        mt__os_membarrier();
-        /* A solo thread stuck in a hook (a signal handler that never returned into it) would
-         * race with the threads to come: say so in the capture rather than wait for ever. */
-        if (!mt__engine_quiesce(e, mt__tls.thread, 1000 * 1000 * 1000))
-            atomic_fetch_or_explicit(&e->flags, MT_ENGINE_DEGRADED, memory_order_relaxed);
-        mt_store_release(&e->solo, 0);
-        return;
-    }
-    while (mt_load_acquire(&e->solo) != 0)
-        mt__os_yield();
-}
-
 mt_thread_t *mt__tracker_thread(void)
 {
     mt_thread_t *t = mt__tls.thread;
@@ -273,7 +240,6 @@ mt_thread_t *mt__tracker_thread(void)
         mt__tls.attach_failed = 1;
         return NULL;
     }
-    if (t->self != mt_load_acquire(&tr.engine->solo)) mt__tracker_end_solo();
     char name[17] = {0};
     if (prctl(PR_GET_NAME, name) == 0) mt__thread_set_name(t, name);
     mt__tls.thread = t;
@@ -521,8 +487,6 @@ static void fork_child(void)
     tr.flags |= MT_META_FORKED;
     mt__follow_after_fork_child();
     mt__fence_needed = !mt__os_membarrier_register(); /* a new process registers anew */
-    /* The child's one thread is the engine's only user. */
-    if (tr.engine) start_solo(mt__tls.thread ? mt__tls.thread->self : 0);
     /* The child writes its own capture: a name without the pid gets one appended. */
     add_pid_suffix();
     mt__background_after_fork_child();
@@ -560,7 +524,6 @@ int mt__tracker_setup(void)
             mt__fence_needed = !mt__os_membarrier_register();
             tr.engine = mt__engine_create(&cfg);
             if (!tr.engine) say("no memory for the tracker; not tracking", NULL, NULL);
-            if (tr.engine) start_solo(1); /* the first thread to register */
         }
         if (tr.engine) {
             pthread_key_create(&tr.key, thread_ended);

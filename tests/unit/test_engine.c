@@ -504,94 +504,6 @@ static void test_concurrent_exact_counts(void **state)
     mt__engine_destroy(e);
 }
 
-/* ---- solo mode: plain stores give the same figures as the shared path */
-
-/* A fixed pseudo-random mix of allocations, frees, unknown frees and realloc-style take/put
- * back over 512 addresses and 8 call paths, on one thread. */
-static void solo_workload(mt_thread_t *t)
-{
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    uint8_t live[512] = {0};
-    for (int i = 0; i < 20000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        uint64_t slot = x % 512, addr = 0x10000 + slot * 64, size = 1 + (x >> 20) % 4000;
-        uint64_t frames[2] = {0xf00 + (x >> 40) % 8, 0x1};
-        if (!live[slot]) {
-            mt__engine_alloc(t, addr, size, 0, frames, 2);
-            live[slot] = 1;
-        } else if ((x >> 50) % 4 == 0) {
-            mt_block_t b;
-            assert_true(mt__engine_take(t, addr, &b));
-            if ((x >> 52) % 2) {
-                mt__engine_put_back(t, &b);
-            } else {
-                mt__engine_free_taken(t, &b);
-                live[slot] = 0;
-            }
-        } else {
-            assert_true(mt__engine_free(t, addr));
-            live[slot] = 0;
-        }
-        if (i % 1000 == 0) assert_false(mt__engine_free(t, 0x7));
-    }
-}
-
-static void test_solo_mode_same_figures(void **state)
-{
-    (void)state;
-    mt_engine_t *shared = new_engine(), *solo = new_engine();
-    mt_thread_t *ts = mt__thread_attach(shared, 1), *t1 = mt__thread_attach(solo, 1);
-    mt_store_relaxed(&solo->solo, t1->self);
-    assert_true(mt__engine_solo(t1));
-    assert_false(mt__engine_solo(ts));
-    solo_workload(ts);
-    solo_workload(t1);
-
-    mt_totals_t a, b;
-    mt__engine_totals(shared, mt__engine_now(shared), &a);
-    mt__engine_totals(solo, mt__engine_now(solo), &b);
-    assert_int_equal(a.allocations, b.allocations);
-    assert_int_equal(a.allocated_bytes, b.allocated_bytes);
-    assert_int_equal(a.frees, b.frees);
-    assert_int_equal(a.freed_bytes, b.freed_bytes);
-    assert_int_equal(a.unknown_frees, 20);
-    assert_int_equal(b.unknown_frees, 20);
-    assert_int_equal(a.temporary, b.temporary);
-    assert_int_equal(a.live_bytes, b.live_bytes);
-    assert_int_equal(a.peak_bytes, b.peak_bytes);
-    assert_int_equal(ts->peak_bytes, t1->peak_bytes);
-    uint32_t na, nb;
-    uint64_t pa, pb;
-    mt_node_figs_t *fa = node_figures(shared, &na, &pa), *fb = node_figures(solo, &nb, &pb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(fa, fb, sizeof(*fa) * na);
-    free(fa);
-    free(fb);
-
-    /* A block made in solo mode, then the front end ends solo mode: a second thread records
-     * beside the first, each frees the other's block, and every count stays exact. */
-    uint64_t f[1] = {0xabc};
-    mt__engine_alloc(t1, 0x800000, 700, 0, f, 1);
-    mt_store_relaxed(&solo->solo, 0);
-    mt_thread_t *t2 = mt__thread_attach(solo, 2);
-    assert_false(mt__engine_solo(t1));
-    mt__engine_alloc(t2, 0x900000, 5000, 0, f, 1);
-    assert_true(mt__engine_free(t1, 0x900000));
-    assert_true(mt__engine_free(t2, 0x800000));
-    mt__engine_totals(solo, mt__engine_now(solo), &b);
-    assert_int_equal(b.allocations, a.allocations + 2);
-    assert_int_equal(b.frees, a.frees + 2);
-    assert_int_equal(b.live_bytes, a.live_bytes);
-    assert_int_equal(b.peak_bytes,
-                     a.peak_bytes > a.live_bytes + 5700 ? a.peak_bytes : a.live_bytes + 5700);
-    assert_int_equal(t1->remote_freed_bytes, 700);
-    assert_int_equal(t2->remote_freed_bytes, 5000);
-    mt__engine_destroy(shared);
-    mt__engine_destroy(solo);
-}
-
 /* ---- classes: striped counts and the event queue, from several threads at once */
 
 #define CLASS_THREADS 4
@@ -719,7 +631,6 @@ int main(void)
         cmocka_unit_test(test_figures_by_allocating_thread),
         cmocka_unit_test(test_best_period_keeps_threads),
         cmocka_unit_test(test_concurrent_exact_counts),
-        cmocka_unit_test(test_solo_mode_same_figures),
         cmocka_unit_test(test_classes_concurrent),
         cmocka_unit_test(test_timeline_thinning),
     };

@@ -1,13 +1,13 @@
-"""The tracker's solo mode (a program's only allocating thread records without locked
-instructions) ends exactly when a second thread first allocates, while the first is busy
-allocating: every count stays exact, in every mode, whatever the interleaving.
-tests/programs/solo_handoff.c describes the workload; each mode runs it several times."""
+"""A second thread registers with the tracker (its first allocation) while the first thread is
+busy allocating and the second frees the first's blocks: every count stays exact, in every
+mode, whatever the interleaving. tests/programs/thread_start.c describes the workload; each
+mode runs it several times."""
 
 import unittest
 
 from mtutil import MemtrackCase, excerpt, kv, thread_by_tid
 
-HOLD, ROUNDS = 2000, 5000  # as in tests/programs/solo_handoff.c
+HOLD, ROUNDS = 2000, 5000  # as in tests/programs/thread_start.c
 RUNS = 6
 
 
@@ -15,15 +15,15 @@ def hold_bytes(indices):
     return sum(24 + i % 50 for i in indices)
 
 
-class SoloHandoff(MemtrackCase):
+class ThreadStart(MemtrackCase):
 
     def check_mode(self, mode):
         opts = ["--mode", mode]
         check = mode != "sample"  # the invariants' leak sums hold for exact call paths only
-        bres, base = self.run_and_load("solo_handoff", ["baseline"], opts, check=check)
+        bres, base = self.run_and_load("thread_start", ["baseline"], opts, check=check)
         bmain = thread_by_tid(base, kv(bres.stdout, "main_tid"))
         for _ in range(RUNS):
-            res, data = self.run_and_load("solo_handoff", [], opts, check=check)
+            res, data = self.run_and_load("thread_start", [], opts, check=check)
             k = kv(res.stdout, "churned")
             main = thread_by_tid(data, kv(res.stdout, "main_tid"))
             worker = thread_by_tid(data, kv(res.stdout, "worker_tid"))

@@ -1,9 +1,10 @@
-/* The engine's solo mode ends while its thread is busy: main holds HOLD blocks, frees half,
- * then churns malloc/free pairs without pause while a worker starts (its first malloc ends
- * solo mode), makes ROUNDS temporary blocks, frees main's other half, and keeps one block of
- * 777 bytes. Main stops churning when the worker is done and prints "churned K" and the two
- * thread ids. With the argument "baseline" it only starts and joins a worker that allocates
- * nothing, which leaves what the program's start and pthread_create allocate by themselves. */
+/* A second thread starts while the first is busy allocating: main holds HOLD blocks, frees
+ * half, then churns malloc/free pairs without pause while a worker starts (its first malloc
+ * registers it with the tracker), makes ROUNDS temporary blocks, frees main's other half, and
+ * keeps one block of 777 bytes. Main stops churning when the worker is done and prints "churned K"
+ * and the two thread ids. With the argument "baseline" it only starts and joins a worker that
+ * allocates nothing, which leaves what the program's start and pthread_create allocate by
+ * themselves. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
