@@ -16,6 +16,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/os.h"
@@ -173,8 +174,14 @@ static bool stack_bounds(mt_tls_t *tls)
     if (tls->stack_known) return tls->stack_known > 0;
     tls->stack_known = -1;
     if (mt__os_tid() == (uint64_t)getpid()) {
-        tls->stack_lo = 0; /* the main stack grows down from its entry: any address below */
-        tls->stack_hi = (uintptr_t)__libc_stack_end;
+        /* The main stack grows down from the program's entry, at most RLIMIT_STACK: the
+         * kernel keeps other mappings out of that range. */
+        struct rlimit rl;
+        uintptr_t hi = (uintptr_t)__libc_stack_end, max = (uintptr_t)1 << 30;
+        if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < max)
+            max = (uintptr_t)rl.rlim_cur;
+        tls->stack_lo = hi > max ? hi - max : 0;
+        tls->stack_hi = hi;
     } else {
         pthread_attr_t a;
         void *addr;
@@ -209,6 +216,8 @@ static __attribute__((noinline)) int fp_walk(uint64_t *frames, unsigned max, boo
     uintptr_t here = (uintptr_t)fp;
     if (!stack_bounds(tls) || here < tls->stack_lo || here >= tls->stack_hi)
         return -1; /* an alternate signal stack, a coroutine's: not the thread's stack */
+    /* From here on every frame pointer followed lies above this frame and below the top:
+     * inside the part of the stack in use, which is mapped. */
     uintptr_t hi = tls->stack_hi;
     const mt_fp_seg_t *last = NULL;
     unsigned n = 0;

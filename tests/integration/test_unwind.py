@@ -2,7 +2,8 @@
 library it dlopens), `--unwind auto` follows them and must give exactly the call paths, down to
 each return address, that `--unwind dwarf` (libunwind alone) gives: through deep recursion, a
 thread's start, qsort calling back (code without frame pointers in between), strdup from two
-call sites, a library loaded while the program runs, and an atexit handler. A program built
+call sites, a library loaded while the program runs, an atexit handler, and a signal handler
+on an alternate stack. A program built
 without frame pointers is unwound by libunwind alone. Bad values are refused."""
 
 import os
@@ -68,6 +69,7 @@ class Unwind(MemtrackCase):
         self.assertEqual(by_fn.get("main"), (2 * ROUNDS, 17 * ROUNDS), msg)  # the strdups
         self.assertEqual(by_fn.get("plugin_leaf"), (ROUNDS, 400 * ROUNDS), msg)
         self.assertEqual(by_fn.get("at_exit_alloc"), (1, 500), msg)
+        self.assertEqual(by_fn.get("on_signal"), (1, 600), msg)
         # deep(d) leaks from a path with d + 1 frames of deep, then main: eight paths
         deep = sorted(sum(1 for f in leak["stack"] if f["function"] == "deep")
                       for leak in data["leaks"] if user_function(leak["stack"]) == "deep")

@@ -9,9 +9,12 @@
  *   dup       (2 x ROUNDS of 8 and 9): strdup (libc) from two call sites in main
  *   plugin    (ROUNDS of 400): main -> fp_plugin.so (argv[1], dlopen'd, with frame pointers)
  *   at_exit   (1 of 500): an atexit handler, called by libc's exit
+ *   on_signal (1 of 600): a signal handler running on an alternate signal stack
  * deep() also frees a temporary block of 50 bytes each time. Prints "compares N", the number
  * of comparisons qsort made in all. */
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +72,28 @@ __attribute__((noinline)) static void sort_with_alloc(void)
     sink += v[0];
 }
 
+static void on_signal(int sig)
+{
+    (void)sig;
+    void *volatile p = malloc(600);
+    (void)p;
+}
+
+/* Raises SIGUSR1 with its handler on an alternate stack (mapped, not malloc'd). */
+__attribute__((noinline)) static int signal_on_altstack(void)
+{
+    size_t size = 256 * 1024;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    stack_t ss = {.ss_sp = mem, .ss_size = size, .ss_flags = 0};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK;
+    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0) return -1;
+    return raise(SIGUSR1);
+}
+
 static void at_exit_alloc(void)
 {
     void *volatile p = malloc(500);
@@ -100,6 +125,7 @@ int main(int argc, char **argv)
     void (*plugin)(int) = (void (*)(int))dlsym(h, "fp_plugin_alloc");
     if (plugin == NULL) return 5;
     plugin(ROUNDS);
+    if (signal_on_altstack() != 0) return 6;
     out_kv("compares", compares);
     return 0;
 }
