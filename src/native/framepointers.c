@@ -376,25 +376,13 @@ typedef struct build_s {
     uint32_t n, fp_modules;
 } build_t;
 
-/* The vDSO keeps frame pointers but never calls anything: not a reason to walk either. */
-static bool is_vdso(const struct dl_phdr_info *info)
+/* Whether one of the module's loaded segments holds `addr`. */
+static bool holds(const struct dl_phdr_info *info, uintptr_t addr)
 {
-    uintptr_t ehdr = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
-    for (int i = 0; ehdr && i < info->dlpi_phnum; i++) {
+    for (int i = 0; addr && i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && ehdr >= lo && ehdr < lo + ph->p_memsz) return true;
-    }
-    return false;
-}
-
-static bool is_self(const struct dl_phdr_info *info)
-{
-    uintptr_t probe = (uintptr_t)&mt__fp_refresh;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && probe >= lo && probe < lo + ph->p_memsz) return true;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + ph->p_memsz) return true;
     }
     return false;
 }
@@ -403,10 +391,12 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *ctx)
 {
     (void)size;
     build_t *bd = ctx;
-    /* memtrack's own library keeps frame pointers, but the unwinder skips its frames anyway:
-     * it must not count as a reason to walk, no more than the vDSO. */
+    /* memtrack's own library keeps frame pointers, but the unwinder skips its frames anyway,
+     * and the vDSO keeps them but never calls anything: neither is a reason to walk. */
     int fp = 0;
-    if (!forced_off && !is_self(info) && !is_vdso(info)) fp = module_has_fp(info);
+    if (!forced_off && !holds(info, (uintptr_t)&mt__fp_refresh) &&
+        !holds(info, (uintptr_t)getauxval(AT_SYSINFO_EHDR)))
+        fp = module_has_fp(info);
     bd->fp_modules += (uint32_t)fp;
     for (int i = 0; i < info->dlpi_phnum && bd->n < MAX_SEGS; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -417,16 +407,6 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *ctx)
     return 0;
 }
 
-static int counters(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-    unsigned long long *c = ctx;
-    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
-        c[0] = info->dlpi_adds;
-        c[1] = info->dlpi_subs;
-    }
-    return 1;
-}
-
 void mt__fp_dwarf_only(void)
 {
     forced_off = true;
@@ -435,8 +415,8 @@ void mt__fp_dwarf_only(void)
 void mt__fp_refresh(void)
 {
     mt_lock(&refresh_lock, UINT32_MAX - 13);
-    unsigned long long c[2] = {0, 0};
-    dl_iterate_phdr(counters, c);
+    unsigned long long c[2];
+    mt__dl_counters(c);
     if (!mt_load_acquire(&current) || c[0] != seen_adds || c[1] != seen_subs) {
         build_t *bd = mt__arena_alloc(sizeof(*bd));
         if (bd) {

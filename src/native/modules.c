@@ -92,15 +92,20 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *ctx)
     return 0;
 }
 
-/* Called with the lock held: refreshes only when libraries were loaded or unloaded. */
 static int counters(struct dl_phdr_info *info, size_t size, void *ctx)
 {
-    (void)ctx;
+    unsigned long long *c = ctx;
     if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
-        mods.adds = info->dlpi_adds;
-        mods.subs = info->dlpi_subs;
+        c[0] = info->dlpi_adds;
+        c[1] = info->dlpi_subs;
     }
     return 1;
+}
+
+void mt__dl_counters(unsigned long long c[2])
+{
+    c[0] = c[1] = 0;
+    dl_iterate_phdr(counters, c);
 }
 
 void mt__modules_refresh(void)
@@ -108,10 +113,14 @@ void mt__modules_refresh(void)
     mt_lock(&mods.lock, UINT32_MAX - 6);
     if (!mods.list) mods.list = mt__arena_alloc(sizeof(module_t) * MAX_MODULES);
     if (mods.list) {
-        unsigned long long adds = mods.adds, subs = mods.subs;
-        dl_iterate_phdr(counters, NULL);
-        if (mods.count == 0 || adds != mods.adds || subs != mods.subs)
+        /* only when libraries were loaded or unloaded since */
+        unsigned long long c[2];
+        mt__dl_counters(c);
+        if (mods.count == 0 || c[0] != mods.adds || c[1] != mods.subs) {
+            mods.adds = c[0];
+            mods.subs = c[1];
             dl_iterate_phdr(add_module, NULL);
+        }
     }
     mt_unlock(&mods.lock);
 }

@@ -190,6 +190,9 @@ uint32_t mt__fp_modules(void);
 
 /* Records the modules loaded now (new ones are appended; unloaded ones are kept). */
 void mt__modules_refresh(void);
+/* The loader's counts of objects loaded and unloaded so far (dl_iterate_phdr's dlpi_adds and
+ * dlpi_subs), which change whenever the set of modules does. */
+void mt__dl_counters(unsigned long long c[2]);
 
 /* The MODULES section writer for mt_capture_info_t.modules. */
 uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);

@@ -25,8 +25,7 @@
 extern void *__libc_stack_end; /* the main thread's stack pointer at the program's entry */
 
 static uintptr_t self_lo, self_hi; /* this library's executable segments */
-static bool dwarf_only;
-static _Atomic int used_fp; /* some path was found by frame pointers alone */
+static _Atomic int used_fp;        /* some path was found by frame pointers alone */
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
 {
@@ -47,7 +46,6 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
 
 void mt__unwind_init(bool dwarf)
 {
-    dwarf_only = dwarf;
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&mt__unwind_init);
     /* Each thread caches the unwind info of the addresses it has seen. */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -265,7 +263,7 @@ static __attribute__((noinline)) int fp_walk(uint64_t *frames, unsigned max, boo
 
 unsigned mt__unwind(uint64_t *frames, unsigned max, bool *truncated)
 {
-    if (!dwarf_only && mt__fp_modules() > 0) {
+    if (mt__fp_modules() > 0) { /* none with --unwind dwarf */
         bool from_dwarf = false;
         int n = fp_walk(frames, max, truncated, &from_dwarf);
         if (n >= 0) {
