@@ -27,6 +27,14 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 MODES = ("full", "count", "sample")  # memtrack's modes, each a variant "memtrack-MODE"
 VARIANTS = ("plain",) + tuple("memtrack-" + m for m in MODES) + ("heaptrack",)
+# --breakdown: count mode through the reduced preload builds (CMakeLists.txt), run directly with
+# LD_PRELOAD; variant -> (CMake target, what it keeps).
+BREAKDOWN = {
+    "count-hooks": ("memtrack_preload_hooks", "the hooks alone: every call interposed, nothing "
+                    "recorded"),
+    "count-notable": ("memtrack_preload_notable", "count mode without the live table: "
+                      "allocations counted, peaks and timeline kept, frees not matched to blocks"),
+}
 # Targets of the performance issue, as ratios traced / plain (full's is relative to heaptrack).
 MODE_LIMIT = {"count": 1.10, "sample": 1.03}
 CHURN2_FULL_LIMIT = 2.0
@@ -384,6 +392,8 @@ class Bench:
         self.failure_details = {}  # (workload, what) -> last line of stderr, for the notes
         self.json = {}  # json[workload][variant] -> the JSON report of its first capture
         self.live_cost = {}  # mode -> engine bytes per live block (live_block_cost)
+        self.variants = VARIANTS + (tuple(BREAKDOWN) if args.breakdown else ())
+        self.breakdown_libs = {}  # variant -> the reduced preload library (build_breakdown)
 
     def run_dir(self):
         self.seq += 1
@@ -400,12 +410,18 @@ class Bench:
         d = self.run_dir()
         if variant == "plain":
             argv = list(w.argv)
+        elif variant in BREAKDOWN:
+            argv = list(w.argv)
         elif variant.startswith("memtrack-"):
             argv = [self.memtrack, "run", "-o", os.path.join(d, "capture.mtc"), "--mode",
                     variant[len("memtrack-"):]] + self.args.memtrack_args + ["--"] + w.argv
         else:
             argv = ["heaptrack", "-o", os.path.join(d, "heaptrack")] + w.argv
-        res = timed_run(argv, self.env_for(w), w.stdin_path, os.path.join(self.workdir, "stdout"),
+        env = self.env_for(w)
+        if variant in BREAKDOWN:
+            env.update(LD_PRELOAD=self.breakdown_libs[variant], MEMTRACK_MODE="count",
+                       MEMTRACK_OUTPUT=os.path.join(d, "capture.mtc"))
+        res = timed_run(argv, env, w.stdin_path, os.path.join(self.workdir, "stdout"),
                         os.path.join(self.workdir, "stderr"), self.args.timeout)
         files = sorted(os.path.join(d, f) for f in os.listdir(d))
         size = sum(os.path.getsize(f) for f in files)
@@ -424,7 +440,7 @@ class Bench:
                                             detail.replace(self.workdir, "WORKDIR"))
             note(f"  {w.name}/{variant}: FAILED ({res.failure}){': ' + detail if detail else ''}")
         self.samples[w.name].setdefault(variant, []).append(res)
-        if res.failure is None and variant != "plain":
+        if res.failure is None and variant != "plain" and variant not in BREAKDOWN:
             self.sizes[w.name].setdefault(variant, []).append(size)
             report = self.time_report(w, variant, d, files)
             if report.failure:
@@ -440,7 +456,7 @@ class Bench:
     def capture_of(variant, d, files):
         """The (non-empty) capture a traced run left in its directory, or None. A memtrack
         capture left only as NAME.tmp.PID is incomplete and does not count."""
-        want = [os.path.join(d, "capture.mtc")] if variant.startswith("memtrack") else \
+        want = [os.path.join(d, "capture.mtc")] if variant.startswith(("memtrack", "count-")) else \
             [os.path.join(d, "heaptrack." + ext) for ext in ("zst", "gz")]
         for f in want:
             if f in files and os.path.getsize(f) > 0:
@@ -511,11 +527,23 @@ class Bench:
             self.wait_quiet(r + 1)
             for w in workloads:
                 times = []
-                for variant in VARIANTS:
+                for variant in self.variants:
                     res = self.run_variant(w, variant)
                     times.append("FAIL" if res.failure else f"{res.wall:.2f}s")
                 note(f"round {r + 1}/{self.args.runs} {w.name}: " +
-                     "  ".join(f"{v} {t}" for v, t in zip(VARIANTS, times)))
+                     "  ".join(f"{v} {t}" for v, t in zip(self.variants, times)))
+
+    def build_breakdown(self):
+        """Builds the reduced preload libraries next to the memtrack CLI (its build tree)."""
+        build_dir = os.path.dirname(self.memtrack)
+        targets = [t for t, _ in BREAKDOWN.values()]
+        r = subprocess.run(["cmake", "--build", build_dir, "--target"] + targets,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            die(f"--breakdown: cannot build {', '.join(targets)} in {build_dir} (it must be the "
+                f"CMake build tree of --memtrack): {last_line(r.stdout.encode())}")
+        for variant, (target, _) in BREAKDOWN.items():
+            self.breakdown_libs[variant] = os.path.join(build_dir, f"lib{target}.so")
 
 
 def summarize(results):
@@ -605,6 +633,10 @@ def live_block_cost(memtrack, live_path, workdir, timeout):
     return out
 
 
+def cell_of(ratio, err, v):
+    return f"{ratio[v]:.2f}" if v in ratio else (err[v] or "—")
+
+
 def build_tables(bench, workloads, info, runs):
     """Returns (tables: list of (caption, lines)), target lines), all Markdown."""
     mem_variants = ["memtrack-" + m for m in MODES]
@@ -623,6 +655,8 @@ def build_tables(bench, workloads, info, runs):
     est = [f"| workload | leaked bytes, top {TOP_PATHS} paths: max error | peak bytes, top "
            f"{TOP_PATHS} paths: max error | sampled allocations |",
            "| --- | ---: | ---: | ---: |"]
+    parts = ["| workload | hooks alone × | count without the live table × | count × | the live "
+             "table's share of count's overhead |", "| --- | ---: | ---: | ---: | ---: |"]
     targets = {"full": [], "count": [], "sample": [], "report": [], "estimates": []}
     ratios = {}
     for w in workloads:
@@ -638,6 +672,17 @@ def build_tables(bench, workloads, info, runs):
             if med["plain"] and med[v] is not None:
                 ratio[v] = med[v] / med["plain"]
         ratios[w.name] = ratio
+        if bench.args.breakdown:
+            bd = {}
+            for v in BREAKDOWN:
+                m, e = summarize(s.get(v, []))
+                bd[v] = f"{m / med['plain']:.2f}" if m is not None and med["plain"] else (e or "—")
+            share = "—"
+            notable, count = summarize(s.get("count-notable", []))[0], med["memtrack-count"]
+            if notable is not None and count is not None and med["plain"] and count > med["plain"]:
+                share = f"{(count - notable) / (count - med['plain']):.0%}"
+            parts.append(f"| {w.name} | {bd['count-hooks']} | {bd['count-notable']} | "
+                         f"{cell_of(ratio, err, 'memtrack-count')} | {share} |")
         rel = "—"
         full, heap = ratio.get("memtrack-full"), ratio.get("heaptrack")
         if full is not None and heap is not None and heap > 1:
@@ -652,7 +697,7 @@ def build_tables(bench, workloads, info, runs):
                                f"{r:.2f}×" if r is not None else "failed"))
 
         def cell(v):
-            return f"{ratio[v]:.2f}" if v in ratio else (err[v] or "—")
+            return cell_of(ratio, err, v)
         main.append(f"| {w.name} | {fmt_s(med['plain']) if err['plain'] is None else err['plain']}"
                     f" | " + " | ".join(cell(v) for v in mem_variants) +
                     f" | {cell('heaptrack')} | {rel} |")
@@ -748,6 +793,12 @@ def build_tables(bench, workloads, info, runs):
          "the most bytes at the peak, the largest relative error of the sampled estimate "
          "(first capture of each mode; a path absent from the sample counts as 100 %).", est),
     ]
+    if bench.args.breakdown:
+        tables.append((
+            "Where count mode's overhead goes (`--breakdown`): ratios to the plain run of two "
+            "reduced builds of the preload library, run with `LD_PRELOAD` in count mode in the "
+            "same rounds: " + "; ".join(f"**{v}** = {what}" for v, (_, what) in BREAKDOWN.items())
+            + ". The share is (count − without the table) / (count − plain).", parts))
     return tables, lines
 
 
@@ -756,6 +807,7 @@ def render(bench, workloads, info, args):
     out = []
     out.append(f"Measured {info['date']} with `python3 bench/run.py --runs {args.runs}"
                f"{' --only ' + args.only if args.only else ''}"
+               f"{' --breakdown' if args.breakdown else ''}"
                f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet else ''}"
                f"{' --memtrack-args=' + shlex.quote(' '.join(args.memtrack_args)) if args.memtrack_args else ''}`"
                f" (memtrack commit {info['memtrack commit']}).")
@@ -823,6 +875,9 @@ def main():
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                     help="before each round, wait up to S seconds for the machine to be quiet "
                     "(no compiler, < 25%% CPU busy); default 0: just note it")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also run count mode through two reduced builds of the preload library "
+                    "(the hooks alone; no live table) to show where its overhead goes")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     args.memtrack_args = shlex.split(args.memtrack_args)
@@ -876,6 +931,8 @@ def main():
         for k, v in info.items():
             note(f"{k}: {v}")
         bench = Bench(args, memtrack, workdir)
+        if args.breakdown:
+            bench.build_breakdown()
         bench.run(active)
         live = os.path.join(workdir, "live")
         if cc and subprocess.run([cc, "-O1", "-o", live, os.path.join(BENCH_DIR, "live.c")],

@@ -233,10 +233,17 @@ static void record(mt_thread_t *t, uint64_t addr, uint64_t size, uint32_t cls, u
     t->last_alloc = addr;
 
     mt_block_t b = {addr, size, before.hi, node, t->index, cls}, old;
+#ifdef MT_BENCH_NO_LIVE_TABLE
+    /* The benchmark's breakdown build (bench/README.md): everything but the live table. */
+    mt_insert_t r = MT_INSERTED;
+    (void)b;
+    (void)old;
+#else
     mt_shard_t *s = mt__live_shard(&e->live, addr);
     mt_lock(&s->lock, t->self);
     mt_insert_t r = mt__shard_insert(s, &b, &old);
     mt_unlock(&s->lock);
+#endif
     if (r == MT_REPLACED) {
         /* The address was handed out again without its free reaching us (it happened while
          * tracking was suspended on that thread): account that free now. */
@@ -322,6 +329,10 @@ void mt__engine_unknown_free(mt_thread_t *t)
 
 bool mt__engine_take(mt_thread_t *t, uint64_t addr, mt_block_t *out)
 {
+#ifdef MT_BENCH_NO_LIVE_TABLE
+    (void)t, (void)addr, (void)out;
+    return false; /* the breakdown build: no block is known, every free is an unknown one */
+#endif
     mt_shard_t *s = mt__live_shard(&t->engine->live, addr);
     mt_lock(&s->lock, t->self);
     bool found = mt__shard_remove(s, addr, out);

@@ -153,6 +153,10 @@ static inline void leave(mt_thread_t *t)
 
 static void record_alloc(mt_thread_t *t, void *p, size_t size)
 {
+#ifdef MT_BENCH_HOOKS_ONLY
+    (void)t, (void)p, (void)size;
+    return; /* the benchmark's breakdown build (bench/README.md): the hooks and nothing else */
+#endif
     uint64_t frames[MT_DEPTH_MAX];
     mt_engine_t *e = t->engine;
     uint32_t cls = mt__tls_class(&mt__tls);
