@@ -14,7 +14,10 @@
  *
  * The result is a sorted table of executable segments, published with one atomic pointer, so
  * the unwinder reads it without a lock. Tables replaced on a refresh are kept (a thread may
- * still be reading one); there is one per change of the set of loaded modules. */
+ * still be reading one); there is one per change of the set of loaded modules. A refresh scans
+ * only the modules it has not seen before: a verdict is remembered by the module's load address
+ * and a digest of its .eh_frame_hdr, so a program that opens and closes libraries in a loop
+ * pays for the scan once per distinct library, not once per library per dlclose. */
 #include <link.h>
 #include <sys/auxv.h>
 #include <stdint.h>
@@ -27,6 +30,7 @@
 #define SCAN_MAX     4096
 #define MIN_FP_SHARE 90 /* percent */
 #define MAX_SEGS     4096
+#define MAX_KNOWN    1024 /* modules whose verdict a refresh remembers for the next one */
 
 typedef struct bounds_s {
     const uint8_t *lo, *hi;
@@ -317,7 +321,57 @@ static int fde_uses_rbp(const bounds_t *b, const uint8_t *fde, cie_t *cie)
 }
 
 /* Whether the module keeps frame pointers, judged from its .eh_frame_hdr search table. */
-static int module_has_fp(const struct dl_phdr_info *info)
+/* A module as a refresh recognises it: where it is loaded, where its .eh_frame_hdr is, and a
+ * digest of that header's search table (function start and FDE offsets, relative to the
+ * header: different for any other build of any other library). */
+typedef struct known_s {
+    uintptr_t base, hdr;
+    uint64_t count, digest;
+    int fp;
+} known_t;
+
+typedef struct verdicts_s {
+    known_t *prev, *next; /* the last refresh's modules, and this one's */
+    uint32_t nprev, nnext;
+} verdicts_t;
+
+static uint64_t fnv_step(uint64_t h, const uint8_t *entry)
+{
+    uint64_t e;
+    memcpy(&e, entry, 8);
+    return (h ^ e) * 0x100000001b3ull;
+}
+
+/* FNV-1a over up to 256 of the table's 8-byte entries, evenly spread, and its last one. */
+static uint64_t digest_of(const uint8_t *table, uintptr_t count)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    uintptr_t step = count > 256 ? count / 256 : 1;
+    for (uintptr_t i = 0; i < count; i += step)
+        h = fnv_step(h, table + i * 8);
+    return fnv_step(h, table + (count - 1) * 8);
+}
+
+/* The share of the module's functions that keep frame pointers, checked against MIN_FP_SHARE. */
+static int scan_fdes(const bounds_t *b, uintptr_t at, const uint8_t *table, uintptr_t count)
+{
+    uintptr_t step = count > SCAN_MAX ? count / SCAN_MAX : 1, seen = 0, with_fp = 0;
+    cie_t cie = {0};
+    for (uintptr_t i = 0; i < count; i += step) {
+        int32_t off;
+        memcpy(&off, table + i * 8 + 4, 4);
+        const uint8_t *fde = (const uint8_t *)(at + (intptr_t)off);
+        if (!in_bounds(b, fde, 8)) return 0;
+        int r = fde_uses_rbp(b, fde, &cie);
+        if (r < 0) return 0;
+        if (r == CFA_NONE) continue; /* says nothing either way */
+        seen++;
+        with_fp += r == CFA_RBP;
+    }
+    return seen && with_fp * 100 >= seen * MIN_FP_SHARE;
+}
+
+static int module_has_fp(const struct dl_phdr_info *info, verdicts_t *v)
 {
     const ElfW(Phdr) *hdr = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -343,20 +397,14 @@ static int module_has_fp(const struct dl_phdr_info *info)
     if (table_enc != 0x3b || count == 0) return 0; /* datarel sdata4 pairs, as ld writes them */
     const uint8_t *table = p;
     if (count > (uintptr_t)(b.hi - table) / 8) return 0;
-    uintptr_t step = count > SCAN_MAX ? count / SCAN_MAX : 1, seen = 0, with_fp = 0;
-    cie_t cie = {0};
-    for (uintptr_t i = 0; i < count; i += step) {
-        int32_t off;
-        memcpy(&off, table + i * 8 + 4, 4);
-        const uint8_t *fde = (const uint8_t *)(at + (intptr_t)off);
-        if (!in_bounds(&b, fde, 8)) return 0;
-        int r = fde_uses_rbp(&b, fde, &cie);
-        if (r < 0) return 0;
-        if (r == CFA_NONE) continue; /* says nothing either way */
-        seen++;
-        with_fp += r == CFA_RBP;
-    }
-    return seen && with_fp * 100 >= seen * MIN_FP_SHARE;
+    known_t k = {info->dlpi_addr, at, count, digest_of(table, count), 0};
+    uint32_t i = 0;
+    while (i < v->nprev && (v->prev[i].base != k.base || v->prev[i].hdr != k.hdr ||
+                            v->prev[i].count != k.count || v->prev[i].digest != k.digest))
+        i++;
+    k.fp = i < v->nprev ? v->prev[i].fp : scan_fdes(&b, at, table, count);
+    if (v->nnext < MAX_KNOWN) v->next[v->nnext++] = k;
+    return k.fp;
 }
 
 /* ---- the table of executable segments */
@@ -374,7 +422,12 @@ static bool forced_off;
 typedef struct build_s {
     mt_fp_seg_t seg[MAX_SEGS];
     uint32_t n, fp_modules;
+    verdicts_t verdicts;
 } build_t;
+
+/* The verdicts of the last refresh (refresh_lock), in one of two arrays used in turn. */
+static known_t known[2][MAX_KNOWN];
+static uint32_t nknown, known_at;
 
 /* Whether one of the module's loaded segments holds `addr`. */
 static bool holds(const struct dl_phdr_info *info, uintptr_t addr)
@@ -396,7 +449,7 @@ static int add_segments(struct dl_phdr_info *info, size_t size, void *ctx)
     int fp = 0;
     if (!forced_off && !holds(info, (uintptr_t)&mt__fp_refresh) &&
         !holds(info, (uintptr_t)getauxval(AT_SYSINFO_EHDR)))
-        fp = module_has_fp(info);
+        fp = module_has_fp(info, &bd->verdicts);
     bd->fp_modules += (uint32_t)fp;
     for (int i = 0; i < info->dlpi_phnum && bd->n < MAX_SEGS; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -420,6 +473,7 @@ void mt__fp_refresh(void)
     if (!mt_load_acquire(&current) || c[0] != seen_adds || c[1] != seen_subs) {
         build_t *bd = mt__arena_alloc(sizeof(*bd));
         if (bd) {
+            bd->verdicts = (verdicts_t){known[known_at], known[known_at ^ 1], nknown, 0};
             dl_iterate_phdr(add_segments, bd);
             /* insertion sort: a few dozen segments */
             for (uint32_t i = 1; i < bd->n; i++) {
@@ -437,6 +491,8 @@ void mt__fp_refresh(void)
                 mt_store_release(&current, t); /* the old table stays: it may be in use */
                 seen_adds = c[0];
                 seen_subs = c[1];
+                known_at ^= 1;
+                nknown = bd->verdicts.nnext;
             }
             mt__arena_free(bd, sizeof(*bd));
         }

@@ -3,7 +3,8 @@ library it dlopens), `--unwind auto` follows them and must give exactly the call
 each return address, that `--unwind dwarf` (libunwind alone) gives: through deep recursion, a
 thread's start, qsort calling back (code without frame pointers in between), strdup from two
 call sites, a library loaded while the program runs, an atexit handler, and a signal handler
-on an alternate stack. A program built
+on an alternate stack; and two builds of one library, with and without frame pointers, loaded
+and unloaded in turn. A program built
 without frame pointers is unwound by libunwind alone. Bad values are refused."""
 
 import os
@@ -83,6 +84,27 @@ class Unwind(MemtrackCase):
             fns = [f["function"] for f in leak["stack"]]
             if "main" in fns:
                 self.assertEqual(fns[-1], "_start", excerpt(leak))
+
+    def test_reloaded_libraries(self):
+        """Two builds of one library, with and without frame pointers, loaded and unloaded in
+        turn (usually at the same address): the remembered verdicts must follow the build, so
+        both unwinders give the same paths, and each build its exact blocks."""
+        args = [program("fp_plugin.so"), program("nofp_plugin.so")]
+        _, auto = self.run_and_load("fp_reload", args, ["--unwind", "auto"])
+        _, dwarf = self.run_and_load("fp_reload", args, ["--unwind", "dwarf"])
+        self.assertTrue(auto["frame_pointers"])
+        self.assertEqual(paths(auto), paths(dwarf),
+                         "auto:\n%s\ndwarf:\n%s" % (excerpt(auto["leaks"]), excerpt(dwarf["leaks"])))
+        # 40 rounds, 10 blocks of 400 bytes each, every other round from each build: two paths
+        # (the builds' code differs), each with its exact blocks
+        plugin = []
+        for leak in auto["leaks"]:
+            fns = [f["function"] for f in leak["stack"]]
+            if fns and fns[0] == "plugin_leaf":
+                self.assertEqual(fns[:3], ["plugin_leaf", "fp_plugin_alloc", "main"],
+                                 excerpt(leak))
+                plugin.append((leak["live_blocks"], leak["live_bytes"]))
+        self.assertEqual(plugin, [(200, 80000), (200, 80000)], excerpt(auto["leaks"]))
 
     def test_without_frame_pointers(self):
         _, data = self.run_and_load("leaks_c", [], ["--unwind", "auto"])

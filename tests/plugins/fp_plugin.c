@@ -1,5 +1,6 @@
 /* A shared library built with frame pointers that tests/programs/fp_paths.c loads with dlopen:
- * the unwinder learns of it while the program runs. */
+ * the unwinder learns of it while the program runs. tests/programs/fp_reload.c loads it in turn
+ * with nofp_plugin.so, the same source built without frame pointers. */
 #include <stdlib.h>
 
 __attribute__((noinline)) static void plugin_leaf(void)
