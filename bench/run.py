@@ -701,8 +701,11 @@ def build_tables(bench, workloads, info, runs):
         main.append(f"| {w.name} | {fmt_s(med['plain']) if err['plain'] is None else err['plain']}"
                     f" | " + " | ".join(cell(v) for v in mem_variants) +
                     f" | {cell('heaptrack')} | {rel} |")
-        secs.append(f"| {w.name} | " + " | ".join(
-            fmt_s(med[v]) if err[v] is None else err[v] for v in VARIANTS) + " |")
+        def spread(v):
+            walls = [r.wall for r in s.get(v, [])]
+            return (f"{fmt_s(med[v])} ({fmt_s(min(walls))}–{fmt_s(max(walls))})"
+                    if err[v] is None else err[v])
+        secs.append(f"| {w.name} | " + " | ".join(spread(v) for v in VARIANTS) + " |")
 
         def ok_vals(key, attr):
             return [getattr(r, attr) for r in s.get(key, []) if r.failure is None]
@@ -776,7 +779,8 @@ def build_tables(bench, workloads, info, runs):
         (f"Ratios traced / plain of median wall times over {runs} rounds (variants alternated "
          "within each round); (full−1)/(h−1) = full mode's overhead as a fraction of "
          "heaptrack's.", main),
-        ("Median wall times, seconds.", secs),
+        ("Median wall times, seconds, and in brackets the fastest and slowest round (a wide "
+         "range means the median is unstable: see the notes on the churns' two speeds).", secs),
         ("Capture size, peak RSS (`ru_maxrss` from `wait4`: the largest single process of the "
          "command's tree, so for heaptrack the larger of the program and its "
          "`heaptrack_interpret` helper, not their sum), and the time of a text report of one "
