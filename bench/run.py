@@ -40,6 +40,7 @@ MODE_LIMIT = {"count": 1.10, "sample": 1.03}
 CHURN2_FULL_LIMIT = 2.0
 ESTIMATE_TOLERANCE = 0.05  # sampled estimates of the top call paths vs the full figures
 TOP_PATHS = 5
+SHARE_MIN_OVERHEAD = 0.05  # --breakdown: below this count-mode overhead, no share is computed
 MARK_BEGIN = "<!-- bench/run.py results: begin (generated, do not edit by hand) -->"
 MARK_END = "<!-- bench/run.py results: end -->"
 # Processes whose presence means someone is compiling on this 2-core machine.
@@ -679,8 +680,11 @@ def build_tables(bench, workloads, info, runs):
                 bd[v] = f"{m / med['plain']:.2f}" if m is not None and med["plain"] else (e or "—")
             share = "—"
             notable, count = summarize(s.get("count-notable", []))[0], med["memtrack-count"]
-            if notable is not None and count is not None and med["plain"] and count > med["plain"]:
-                share = f"{(count - notable) / (count - med['plain']):.0%}"
+            if notable is not None and count is not None and med["plain"]:
+                # a share of an overhead within the rounds' noise means nothing
+                share = (f"{(count - notable) / (count - med['plain']):.0%}"
+                         if count > med["plain"] * (1 + SHARE_MIN_OVERHEAD) else
+                         f"— (count within {SHARE_MIN_OVERHEAD:.0%} of plain)")
             parts.append(f"| {w.name} | {bd['count-hooks']} | {bd['count-notable']} | "
                          f"{cell_of(ratio, err, 'memtrack-count')} | {share} |")
         rel = "—"
