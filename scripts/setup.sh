@@ -13,7 +13,8 @@ packages=(build-essential cmake:cmake pkg-config libunwind-dev libdw-dev libelf-
           zlib1g-dev nodejs:node npm:npm ruby:ruby ruby-dev rake:rake)
 if [ "${1:-}" = --test ]; then
     packages+=(valgrind:valgrind clang-format golang-go:go chromium:chromium ruby-minitest
-               sqlite3:sqlite3 git:git perl:perl clang-14:clang-14 libclang-rt-14-dev)
+               sqlite3:sqlite3 git:git perl:perl clang-14:clang-14 libclang-rt-14-dev
+               heaptrack:heaptrack)
 fi
 missing=()
 for entry in "${packages[@]}"; do
