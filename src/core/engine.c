@@ -332,12 +332,13 @@ bool mt__engine_take(mt_thread_t *t, uint64_t addr, mt_block_t *out)
 #ifdef MT_BENCH_NO_LIVE_TABLE
     (void)t, (void)addr, (void)out;
     return false; /* the breakdown build: no block is known, every free is an unknown one */
-#endif
+#else
     mt_shard_t *s = mt__live_shard(&t->engine->live, addr);
     mt_lock(&s->lock, t->self);
     bool found = mt__shard_remove(s, addr, out);
     mt_unlock(&s->lock);
     return found;
+#endif
 }
 
 void mt__engine_put_back(mt_thread_t *t, const mt_block_t *b)
