@@ -320,10 +320,9 @@ static int fde_uses_rbp(const bounds_t *b, const uint8_t *fde, cie_t *cie)
     return cfa_uses_rbp(b, p, end, cie->fde_enc);
 }
 
-/* Whether the module keeps frame pointers, judged from its .eh_frame_hdr search table. */
 /* A module as a refresh recognises it: where it is loaded, where its .eh_frame_hdr is, and a
- * digest of that header's search table (function start and FDE offsets, relative to the
- * header: different for any other build of any other library). */
+ * digest of that header's search table (function starts and FDE offsets relative to the
+ * header, which another build or another library almost surely does not share). */
 typedef struct known_s {
     uintptr_t base, hdr;
     uint64_t count, digest;
@@ -371,6 +370,8 @@ static int scan_fdes(const bounds_t *b, uintptr_t at, const uint8_t *table, uint
     return seen && with_fp * 100 >= seen * MIN_FP_SHARE;
 }
 
+/* Whether the module keeps frame pointers, judged from its .eh_frame_hdr search table, or
+ * remembered from the last refresh; the verdict is added to v->next. */
 static int module_has_fp(const struct dl_phdr_info *info, verdicts_t *v)
 {
     const ElfW(Phdr) *hdr = NULL;
