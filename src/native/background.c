@@ -154,6 +154,7 @@ static void *background(void *arg)
         }
         mt__background_sample(false);
         mt__fp_refresh_if_asked();
+        mt__fp_reclaim();
     }
     return NULL;
 }

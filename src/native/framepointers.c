@@ -13,8 +13,10 @@
  * the DWARF unwinder is used there.
  *
  * The result is a sorted table of executable segments, published with one atomic pointer, so
- * the unwinder reads it without a lock. Tables replaced on a refresh are kept (a thread may
- * still be reading one); there is one per change of the set of loaded modules. A refresh scans
+ * the unwinder reads it without a lock. It reads it only inside a hook, so a table replaced
+ * on a refresh is freed once every thread has been seen outside the hooks since
+ * (mt__tracker_grace), right away when no other thread is in one, else by the background
+ * thread later; a program that loads and unloads libraries in a loop does not grow. A refresh scans
  * only the modules it has not seen before: a verdict is remembered by the module's load address
  * and a digest of its .eh_frame_hdr, so a program that opens and closes libraries in a loop
  * pays for the scan once per distinct library, not once per library per dlclose. */
@@ -411,11 +413,13 @@ static int module_has_fp(const struct dl_phdr_info *info, verdicts_t *v)
 /* ---- the table of executable segments */
 
 typedef struct segs_s {
+    struct segs_s *retired_next; /* on the list of replaced tables */
     uint32_t n, fp_modules;
     mt_fp_seg_t seg[];
 } segs_t;
 
 static _Atomic(segs_t *) current;
+static segs_t *retired; /* replaced tables that a thread inside a hook may still read */
 static mt_lock_t refresh_lock = MT_LOCK_INIT;
 static unsigned long long seen_adds, seen_subs;
 static bool forced_off;
@@ -466,6 +470,37 @@ void mt__fp_dwarf_only(void)
     forced_off = true;
 }
 
+static size_t segs_bytes(uint32_t n)
+{
+    return sizeof(segs_t) + sizeof(mt_fp_seg_t) * n;
+}
+
+void mt__fp_reclaim(void)
+{
+    mt_lock(&refresh_lock, UINT32_MAX - 13);
+    segs_t *list = retired;
+    retired = NULL;
+    mt_unlock(&refresh_lock);
+    if (!list) return;
+    /* Every table on the list was replaced before the grace period starts: a thread that
+     * enters a hook after it reads the new one. */
+    if (mt__tracker_grace()) {
+        while (list) {
+            segs_t *next = list->retired_next;
+            mt__arena_free(list, segs_bytes(list->n));
+            list = next;
+        }
+        return;
+    }
+    mt_lock(&refresh_lock, UINT32_MAX - 13);
+    segs_t *last = list;
+    while (last->retired_next)
+        last = last->retired_next;
+    last->retired_next = retired;
+    retired = list;
+    mt_unlock(&refresh_lock);
+}
+
 void mt__fp_refresh(void)
 {
     mt_lock(&refresh_lock, UINT32_MAX - 13);
@@ -484,12 +519,17 @@ void mt__fp_refresh(void)
                     bd->seg[j] = bd->seg[j - 1];
                 bd->seg[j] = s;
             }
-            segs_t *t = mt__arena_alloc(sizeof(*t) + sizeof(mt_fp_seg_t) * bd->n);
+            segs_t *t = mt__arena_alloc(segs_bytes(bd->n));
             if (t) {
                 t->n = bd->n;
                 t->fp_modules = bd->fp_modules;
                 memcpy(t->seg, bd->seg, sizeof(mt_fp_seg_t) * bd->n);
-                mt_store_release(&current, t); /* the old table stays: it may be in use */
+                segs_t *old = mt_load_relaxed(&current); /* relaxed: written under this lock */
+                mt_store_release(&current, t);
+                if (old) {
+                    old->retired_next = retired;
+                    retired = old;
+                }
                 seen_adds = c[0];
                 seen_subs = c[1];
                 known_at ^= 1;

@@ -153,5 +153,6 @@ MT_EXPORT int dlclose(void *handle)
     mt__modules_refresh();
     int r = real_dlclose(handle);
     mt__fp_refresh();
+    mt__fp_reclaim();
     return r;
 }

@@ -293,6 +293,24 @@ bool mt__tracker_finished(void)
     return mt_load_acquire(&tr.closing) != 0;
 }
 
+/* The writer's half of enter()'s ordering (preload.c): after this, a thread's active flag is
+ * up if it entered a hook before the caller's last store, and one that enters a hook later
+ * sees that store. */
+static void barrier_all_threads(void)
+{
+    if (mt__fence_needed)
+        atomic_thread_fence(memory_order_seq_cst);
+    else
+        mt__os_membarrier();
+}
+
+bool mt__tracker_grace(void)
+{
+    if (!tr.engine) return true; /* no thread has entered a hook: they need the engine */
+    barrier_all_threads();
+    return mt__engine_quiesce(tr.engine, NULL, 0);
+}
+
 int mt__tracker_switch(int state)
 {
     int old = atomic_exchange(&mt__tracking, state);
@@ -300,10 +318,7 @@ int mt__tracker_switch(int state)
         /* Wait for threads still inside a hook, so that what follows (a capture, a clear)
          * sees one consistent moment: the store above, then a barrier on every thread, then
          * the threads' active flags (see enter() in preload.c). */
-        if (mt__fence_needed)
-            atomic_thread_fence(memory_order_seq_cst);
-        else
-            mt__os_membarrier();
+        barrier_all_threads();
         if (tr.engine && !mt__engine_quiesce(tr.engine, mt__tls.thread, 200 * 1000 * 1000))
             say("other threads did not leave the tracker in time; figures may be inexact", NULL,
                 NULL);
