@@ -154,7 +154,7 @@ static void *background(void *arg)
         }
         mt__background_sample(false);
         mt__fp_refresh_if_asked();
-        mt__fp_reclaim();
+        mt__fp_reclaim(1000 * 1000); /* a thread leaves the hooks within microseconds */
     }
     return NULL;
 }

@@ -13,13 +13,13 @@
  * the DWARF unwinder is used there.
  *
  * The result is a sorted table of executable segments, published with one atomic pointer, so
- * the unwinder reads it without a lock. It reads it only inside a hook, so a table replaced
- * on a refresh is freed once every thread has been seen outside the hooks since
- * (mt__tracker_grace), right away when no other thread is in one, else by the background
- * thread later; a program that loads and unloads libraries in a loop does not grow. A refresh scans
- * only the modules it has not seen before: a verdict is remembered by the module's load address
- * and a digest of its .eh_frame_hdr, so a program that opens and closes libraries in a loop
- * pays for the scan once per distinct library, not once per library per dlclose. */
+ * the unwinder reads it without a lock, and only inside a hook. A table replaced on a refresh
+ * is freed once every thread has been seen outside the hooks after a barrier
+ * (mt__tracker_grace): at the dlclose that replaced it when no thread is in a hook, else by
+ * the background thread. A refresh scans only the modules it has not seen before: a verdict
+ * is remembered by the module's load address and a digest of its .eh_frame_hdr. So a program
+ * that opens and closes libraries in a loop pays for the scan once per distinct library, not
+ * once per library per dlclose, and the tracker does not grow. */
 #include <link.h>
 #include <sys/auxv.h>
 #include <stdint.h>
@@ -475,7 +475,7 @@ static size_t segs_bytes(uint32_t n)
     return sizeof(segs_t) + sizeof(mt_fp_seg_t) * n;
 }
 
-void mt__fp_reclaim(void)
+void mt__fp_reclaim(uint64_t max_ns)
 {
     mt_lock(&refresh_lock, UINT32_MAX - 13);
     segs_t *list = retired;
@@ -484,7 +484,7 @@ void mt__fp_reclaim(void)
     if (!list) return;
     /* Every table on the list was replaced before the grace period starts: a thread that
      * enters a hook after it reads the new one. */
-    if (mt__tracker_grace()) {
+    if (mt__tracker_grace(max_ns)) {
         while (list) {
             segs_t *next = list->retired_next;
             mt__arena_free(list, segs_bytes(list->n));

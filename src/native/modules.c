@@ -153,6 +153,6 @@ MT_EXPORT int dlclose(void *handle)
     mt__modules_refresh();
     int r = real_dlclose(handle);
     mt__fp_refresh();
-    mt__fp_reclaim();
+    mt__fp_reclaim(0); /* the program's thread does not wait: the background thread will */
     return r;
 }

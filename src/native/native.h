@@ -67,10 +67,10 @@ int mt__tracker_setup(void);
  * OFF or PAUSED. Returns the previous state. */
 int mt__tracker_switch(int state);
 
-/* A grace period without waiting: after a barrier on every thread, true when no thread, the
- * caller included, is inside a hook, so that none still holds what was unpublished before
- * the call. False when one is (or the barrier cannot be had). */
-bool mt__tracker_grace(void);
+/* A grace period: after a barrier on every thread, true when each thread, the caller included,
+ * has been seen outside the hooks (waiting up to max_ns for those inside one), so that none
+ * still holds what was unpublished before the call. */
+bool mt__tracker_grace(uint64_t max_ns);
 
 /* Starts a detached thread of memtrack's named `name`; what pthread_create allocates for it is
  * not recorded as the program's. Returns 0 or -1. */
@@ -190,9 +190,9 @@ void mt__fp_refresh_if_asked(void);
 const mt_fp_seg_t *mt__fp_find(uintptr_t addr);
 /* How many loaded modules keep frame pointers, as of the last refresh. */
 uint32_t mt__fp_modules(void);
-/* Frees the tables replaced by refreshes if no thread can still be reading them (none is
- * inside a hook: mt__tracker_grace); else keeps them for a later call. */
-void mt__fp_reclaim(void);
+/* Frees the tables replaced by refreshes if no thread can still be reading them
+ * (mt__tracker_grace, waiting up to max_ns); else keeps them for a later call. */
+void mt__fp_reclaim(uint64_t max_ns);
 
 /* ---- modules.c: the module map written into captures */
 

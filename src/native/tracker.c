@@ -304,11 +304,11 @@ static void barrier_all_threads(void)
         mt__os_membarrier();
 }
 
-bool mt__tracker_grace(void)
+bool mt__tracker_grace(uint64_t max_ns)
 {
     if (!tr.engine) return true; /* no thread has entered a hook: they need the engine */
     barrier_all_threads();
-    return mt__engine_quiesce(tr.engine, NULL, 0);
+    return mt__engine_quiesce(tr.engine, NULL, max_ns);
 }
 
 int mt__tracker_switch(int state)
