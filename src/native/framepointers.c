@@ -419,7 +419,9 @@ typedef struct segs_s {
 } segs_t;
 
 static _Atomic(segs_t *) current;
-static segs_t *retired; /* replaced tables that a thread inside a hook may still read */
+/* Replaced tables that a thread inside a hook may still read; changed under refresh_lock,
+ * read without it only to see whether there are any. */
+static _Atomic(segs_t *) retired;
 static mt_lock_t refresh_lock = MT_LOCK_INIT;
 static unsigned long long seen_adds, seen_subs;
 static bool forced_off;
@@ -477,9 +479,10 @@ static size_t segs_bytes(uint32_t n)
 
 void mt__fp_reclaim(uint64_t max_ns)
 {
+    if (!mt_load_relaxed(&retired)) return; /* relaxed: a hint; the list is taken under the lock */
     mt_lock(&refresh_lock, UINT32_MAX - 13);
-    segs_t *list = retired;
-    retired = NULL;
+    segs_t *list = mt_load_relaxed(&retired);
+    mt_store_relaxed(&retired, NULL);
     mt_unlock(&refresh_lock);
     if (!list) return;
     /* Every table on the list was replaced before the grace period starts: a thread that
@@ -496,8 +499,18 @@ void mt__fp_reclaim(uint64_t max_ns)
     segs_t *last = list;
     while (last->retired_next)
         last = last->retired_next;
-    last->retired_next = retired;
-    retired = list;
+    last->retired_next = mt_load_relaxed(&retired);
+    mt_store_relaxed(&retired, list);
+    mt_unlock(&refresh_lock);
+}
+
+void mt__fp_fork_prepare(void)
+{
+    mt_lock(&refresh_lock, UINT32_MAX - 13);
+}
+
+void mt__fp_fork_release(void)
+{
     mt_unlock(&refresh_lock);
 }
 
@@ -527,8 +540,8 @@ void mt__fp_refresh(void)
                 segs_t *old = mt_load_relaxed(&current); /* relaxed: written under this lock */
                 mt_store_release(&current, t);
                 if (old) {
-                    old->retired_next = retired;
-                    retired = old;
+                    old->retired_next = mt_load_relaxed(&retired);
+                    mt_store_relaxed(&retired, old);
                 }
                 seen_adds = c[0];
                 seen_subs = c[1];

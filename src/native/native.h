@@ -193,6 +193,10 @@ uint32_t mt__fp_modules(void);
 /* Frees the tables replaced by refreshes if no thread can still be reading them
  * (mt__tracker_grace, waiting up to max_ns); else keeps them for a later call. */
 void mt__fp_reclaim(uint64_t max_ns);
+/* Around fork(): the refresh lock is held, so that no other thread is inside a refresh when
+ * the process is copied (the background thread takes it); both sides release it. */
+void mt__fp_fork_prepare(void);
+void mt__fp_fork_release(void);
 
 /* ---- modules.c: the module map written into captures */
 

@@ -480,12 +480,14 @@ static void fork_prepare(void)
     mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
     mt__api_lock(); /* first: a snapshot in progress takes engine locks after it */
     fork_was = mt__tracker_switch(MT_TRACK_PAUSED);
+    mt__fp_fork_prepare(); /* before the engine's: a refresh takes the arena's lock inside it */
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
 static void fork_parent(void)
 {
     if (tr.engine) mt__engine_fork_release(tr.engine);
+    mt__fp_fork_release();
     mt__tracker_switch(fork_was);
     mt__api_unlock();
     mt__tls.busy--;
@@ -497,6 +499,7 @@ static void fork_child(void)
         mt__engine_fork_release(tr.engine);
         mt__engine_after_fork_child(tr.engine, mt__tls.thread);
     }
+    mt__fp_fork_release();
     tr.parent_pid = tr.pid;
     tr.pid = (uint64_t)getpid();
     tr.flags |= MT_META_FORKED;
