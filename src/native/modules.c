@@ -3,7 +3,9 @@
  * once seen, so frames of a library unloaded with dlclose are still named. */
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -27,6 +29,20 @@ static struct {
     uint32_t count;
     unsigned long long adds, subs; /* dl_iterate_phdr's counters when last refreshed */
 } mods;
+
+/* fork() copies the loader's write lock, which dl_iterate_phdr and the end of dlclose take, as
+ * it is at that moment, and glibc 2.36 resets only its other lock in the child: had another
+ * thread held it, the child's first dl_iterate_phdr would wait forever. A program's child may
+ * never call one, but under memtrack it does (libunwind meeting a new frame, the module map at
+ * its end). So dlclose and the module map run under locks that fork() takes first
+ * (mt__modules_fork_prepare_*): this one for dlclose, mods.lock for the map. A dlopen cannot be
+ * wrapped (the loader takes RUNPATH and $ORIGIN from its caller); its short hold of the lock
+ * stays a hazard, as it is for any program whose child unwinds an exception. */
+static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER; /* a destructor may take long */
+static bool loader_taken; /* by fork_prepare, to release on both sides */
+
+#define MODS_LOCK_ID  (UINT32_MAX - 6)
+#define LOADER_WAIT_S 1
 
 static uint32_t read_build_id(const struct dl_phdr_info *info, unsigned char *out)
 {
@@ -110,7 +126,7 @@ void mt__dl_counters(unsigned long long c[2])
 
 void mt__modules_refresh(void)
 {
-    mt_lock(&mods.lock, UINT32_MAX - 6);
+    mt_lock(&mods.lock, MODS_LOCK_ID);
     if (!mods.list) mods.list = mt__arena_alloc(sizeof(module_t) * MAX_MODULES);
     if (mods.list) {
         /* only when libraries were loaded or unloaded since */
@@ -144,15 +160,41 @@ uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx)
     return len;
 }
 
+void mt__modules_fork_prepare_loader(void)
+{
+    /* A library's destructor that forks, inside dlclose, holds it already. A dlclose that does
+     * not end in time (a destructor waiting for the forking thread) is not waited for. */
+    loader_taken = false;
+    if (mt__tls.in_dlclose) return;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += LOADER_WAIT_S;
+    loader_taken = pthread_mutex_clocklock(&loader_lock, CLOCK_MONOTONIC, &deadline) == 0;
+}
+
+void mt__modules_fork_prepare_map(void)
+{
+    mt_lock(&mods.lock, MODS_LOCK_ID);
+}
+
+void mt__modules_fork_release(void)
+{
+    mt_unlock(&mods.lock);
+    if (loader_taken) pthread_mutex_unlock(&loader_lock); /* in the child too: its thread */
+}
+
 /* Libraries about to be unloaded are recorded first, so their frames stay nameable; after,
- * the unwinder forgets their segments, which new code may take. */
+ * the unwinder forgets their segments, which new code may take. A destructor may dlclose
+ * others: the lock is taken by the outermost call. */
 MT_EXPORT int dlclose(void *handle)
 {
     static int (*real_dlclose)(void *);
     if (!real_dlclose) real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    if (mt__tls.in_dlclose++ == 0) pthread_mutex_lock(&loader_lock);
     mt__modules_refresh();
     int r = real_dlclose(handle);
     mt__fp_refresh();
+    if (--mt__tls.in_dlclose == 0) pthread_mutex_unlock(&loader_lock);
     mt__fp_reclaim(0); /* the program's thread does not wait: the background thread will */
     return r;
 }

@@ -26,6 +26,7 @@ typedef struct mt_tls_s {
     uint32_t tags[MT_TAG_STACK];
     uintptr_t stack_lo, stack_hi; /* the thread's stack, for frame-pointer walks (unwind.c) */
     int stack_known;              /* 1: stack_lo/hi are set; -1: unknown (DWARF only) */
+    int in_dlclose;               /* depth of dlclose calls (modules.c) */
 } mt_tls_t;
 
 /* The class of the calling thread's next allocation: its innermost scoped tag. */
@@ -205,6 +206,12 @@ void mt__modules_refresh(void);
 /* The loader's counts of objects loaded and unloaded so far (dl_iterate_phdr's dlpi_adds and
  * dlpi_subs), which change whenever the set of modules does. */
 void mt__dl_counters(unsigned long long c[2]);
+
+/* Around fork() (see modules.c): the lock every dlclose runs under, taken first, then, after
+ * the API lock, the module map's lock; both released on both sides. */
+void mt__modules_fork_prepare_loader(void);
+void mt__modules_fork_prepare_map(void);
+void mt__modules_fork_release(void);
 
 /* The MODULES section writer for mt_capture_info_t.modules. */
 uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);

@@ -473,13 +473,16 @@ static int fork_was; /* what the hooks recorded before fork() paused them */
 
 /* fork() copies only the forking thread: a lock another thread holds at that moment stays held
  * in the child forever. So the hooks are paused and the threads inside one are waited for
- * (none is then inside libunwind, which may hold the loader's lock), and the engine's locks are
- * taken, all released on both sides afterwards. */
+ * (none is then inside libunwind, which may hold the loader's lock), no dlclose or refresh of
+ * the module map is under way (modules.c), and the engine's locks are taken, all released on
+ * both sides afterwards. */
 static void fork_prepare(void)
 {
     mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
-    mt__api_lock(); /* first: a snapshot in progress takes engine locks after it */
+    mt__modules_fork_prepare_loader(); /* a dlclose may take the API lock in a destructor */
+    mt__api_lock(); /* then: a snapshot in progress takes engine locks after it */
     fork_was = mt__tracker_switch(MT_TRACK_PAUSED);
+    mt__modules_fork_prepare_map(); /* no thread of ours is then inside dl_iterate_phdr */
     mt__fp_fork_prepare(); /* before the engine's: a refresh takes the arena's lock inside it */
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
@@ -490,6 +493,7 @@ static void fork_parent(void)
     mt__fp_fork_release();
     mt__tracker_switch(fork_was);
     mt__api_unlock();
+    mt__modules_fork_release();
     mt__tls.busy--;
 }
 
@@ -511,6 +515,7 @@ static void fork_child(void)
     mt__callbacks_after_fork_child();
     mt__tracker_switch(fork_was);
     mt__api_unlock();
+    mt__modules_fork_release();
     mt__tls.busy--;
 }
 

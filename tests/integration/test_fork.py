@@ -2,7 +2,7 @@
 
 import unittest
 
-from mtutil import MemtrackCase, brief, excerpt, kv, leaks_of, parse_kv_lines
+from mtutil import MemtrackCase, brief, excerpt, kv, leaks_of, parse_kv_lines, program
 
 
 class Fork(MemtrackCase):
@@ -101,6 +101,34 @@ class Fork(MemtrackCase):
         else:
             self.assertEqual(cdata["totals"]["unknown_frees"], 1, excerpt(brief(cdata)))
             self.assertTotals(cdata, {"live_blocks": 2, "live_bytes": 1400})
+
+
+class ForkWhileUnloading(MemtrackCase):
+    """tests/programs/fp_fork_reload.c forks 300 times while one thread loads and unloads
+    libraries and two allocate. glibc does not reset, in the child, the loader's lock that
+    dl_iterate_phdr takes, and a child under memtrack calls it: memtrack's own dlclose wrapper
+    and module map held it while another thread forked (the child hung within 1-3 forks of
+    this program). Each child must end on its own and leave its 3 x 100 bytes."""
+
+    FORKS = 300
+
+    def test_children_do_not_hang(self):
+        args = [program("fp_plugin.so"), program("nofp_plugin.so"), str(self.FORKS)]
+        res = self.run_memtrack("fp_fork_reload", args, opts=["-o", "cap.mtc"])
+        self.assertEqual((kv(res.stdout, "forks"), kv(res.stdout, "hung"),
+                          kv(res.stdout, "badstatus")), (self.FORKS, 0, 0), res.describe())
+        parent = kv(res.stdout, "pid")
+        children = sorted(f for f in res.files() if f.startswith("cap.mtc."))
+        self.assertEqual(len(children), self.FORKS, res.describe())
+        pdata = self.load(res.path("cap.mtc"))
+        self.assertEqual(pdata["end"], {"reason": "exit", "value": 0}, excerpt(brief(pdata)))
+        for name in (children[0], children[self.FORKS // 2], children[-1]):
+            cdata = self.load(res.path(name), inherited=True)
+            self.assertEqual((cdata["pid"], cdata["parent_pid"]),
+                             (int(name.rsplit(".", 1)[1]), parent), excerpt(brief(cdata)))
+            self.assertLeak(cdata, "child_leak", 3, 300)
+            self.assertEqual(cdata["end"], {"reason": "_exit", "value": 0},
+                             excerpt(brief(cdata)))
 
 
 if __name__ == "__main__":
