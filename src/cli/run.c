@@ -265,16 +265,33 @@ static void exec_child(const run_opts_t *o, const char *preload, const char *pat
     _exit(err == ENOENT ? 127 : 126);
 }
 
-static void print_summary(const char *path)
+/* The line of totals of the program's capture. A capture already at the path, left by an
+ * earlier run, is not the program's: nothing is said of it as if it were. */
+static void print_summary(const char *path, pid_t pid, int status)
 {
     mt_capture_t *cap;
     char err[512];
     struct stat st;
     /* The tracker does not write over a symbolic link, a device or the like, and has said so:
      * what is there is not read (a link would be followed). */
+    bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return;
+    if (killed && access(path, F_OK) != 0) {
+        fprintf(stderr, "memtrack: no capture: the program was killed by SIGKILL, which no "
+                        "process can handle\n");
+        return;
+    }
     if (mt__capture_read(path, &cap, err, sizeof(err)) != 0) {
         fprintf(stderr, "memtrack: no usable capture at %s: %s\n", path, err);
+        return;
+    }
+    if (cap->pid != (uint64_t)pid) {
+        fprintf(stderr,
+                "memtrack: the program left no capture%s; %s is from an earlier run "
+                "(process %" PRIu64 ")\n",
+                killed ? " (it was killed by SIGKILL, which no process can handle)" : "", path,
+                cap->pid);
+        mt__capture_free(cap);
         return;
     }
     char alloc[32], live[32], peak[32];
@@ -392,7 +409,7 @@ int mt__cmd_run(int argc, char **argv)
 
     char path[PATH_MAX];
     expand_pid(pattern, child_pid, path, sizeof(path));
-    print_summary(path);
+    print_summary(path, child_pid, status);
     const char *follow = getenv("MEMTRACK_FOLLOW_CHILDREN");
     if (o.follow || (follow && !strcmp(follow, "1")))
         mt__run_list_children(pattern, path, (uint64_t)child_pid, &since);

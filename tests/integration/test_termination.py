@@ -47,6 +47,26 @@ class Termination(MemtrackCase):
                              {"reason": "signal", "value": int(signal.SIGTERM)})
         self.check_single_threaded(data)
 
+    def test_sigkill(self):
+        """SIGKILL leaves no capture, and memtrack run says so; a capture an earlier run left
+        at the same path is not passed off as this run's."""
+        res = self.run_memtrack("crash", ["kill"], expect_rc=-signal.SIGKILL)
+        self.assertEqual(res.files(), [], res.describe())
+        self.assertEqual(res.stderr, "memtrack: no capture: the program was killed by SIGKILL, "
+                         "which no process can handle\n", res.describe())
+        workdir = self.tempdir()
+        first = self.run_memtrack("crash", ["exit", "0"], opts=["-o", "cap.mtc"], cwd=workdir)
+        self.assertIn("capture: %s/cap.mtc" % workdir, first.stderr, first.describe())
+        res = self.run_memtrack("crash", ["kill"], opts=["-o", "cap.mtc"], cwd=workdir,
+                                expect_rc=-signal.SIGKILL)
+        self.assertEqual(res.stderr, "memtrack: the program left no capture (it was killed by "
+                         "SIGKILL, which no process can handle); %s/cap.mtc is from an earlier "
+                         "run (process %d)\n" % (workdir, kv(first.stdout, "pid")),
+                         res.describe())
+        data = self.load(res.path("cap.mtc"))  # the earlier run's, untouched
+        self.assertEqual(data["pid"], kv(first.stdout, "pid"))
+        self.assertEqual(data["end"], {"reason": "exit", "value": 0}, excerpt(brief(data)))
+
     def test_exit_status_passed_through(self):
         for code in (0, 3, 255):
             with self.subTest(code=code):

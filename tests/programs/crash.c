@@ -1,5 +1,6 @@
 /* Ways to end: each mode first leaks 2 blocks of 250 bytes from leak_before_end, then
  *   segv | abort | term     dies by SIGSEGV / SIGABRT / SIGTERM,
+ *   kill                    dies by SIGKILL (no capture can be written),
  *   exit N | quick N        calls exit(N) / _exit(N),
  *   thread_exit             a second thread calls exit(9) while four others allocate and free,
  *   thread_segv             a second thread dies by SIGSEGV while four others allocate,
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
         kill(getpid(), SIGTERM);
         pause();
     }
+    if (strcmp(mode, "kill") == 0) kill(getpid(), SIGKILL);
     if (strcmp(mode, "quick") == 0) _exit(code);
     if (strcmp(mode, "thread_exit") == 0) return threaded_end(0);
     if (strcmp(mode, "thread_segv") == 0) return threaded_end(1);
