@@ -23,6 +23,7 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *st
  * run may overlap later ones, and one offline Dwfl refuses overlapping modules. */
 typedef struct mt_symmod_s {
     enum { MOD_UNTRIED, MOD_OPEN, MOD_FAILED } state;
+    bool overlap_said; /* the warning that another module was loaded over it was given */
     Dwfl *dwfl;
     Dwfl_Module *mod;
 } mt_symmod_t;
@@ -308,6 +309,34 @@ static bool expand_inlines(Dwfl_Module *mod, Dwarf_Addr pc, const mt_sym_frame_t
 }
 
 /* Symbolizes one frame into a fresh array of entries (count in *n); NULL when out of memory. */
+static bool same_module(const mt_cap_module_t *a, const mt_cap_module_t *b)
+{
+    if (a->build_id_len > 0 && b->build_id_len > 0)
+        return a->build_id_len == b->build_id_len &&
+               !memcmp(a->build_id, b->build_id, a->build_id_len);
+    return a->bias == b->bias && !strcmp(a->path, b->path);
+}
+
+/* Warns, once per module, when a different module listed after module `mi` also held `pc`:
+ * loaded where `mi` had been unloaded. The capture does not say which of the two a frame was
+ * made in, and the frame is named after the first. */
+static void warn_overlap(mt_sym_t *sym, size_t mi, uint64_t pc)
+{
+    const mt_capture_t *cap = sym->cap;
+    if (sym->warn == NULL || sym->mods[mi].overlap_said) return;
+    for (size_t i = mi + 1; i < cap->nmodules; i++)
+        if (pc >= cap->modules[i].start && pc < cap->modules[i].end &&
+            !same_module(&cap->modules[mi], &cap->modules[i])) {
+            sym->mods[mi].overlap_said = true;
+            fprintf(sym->warn,
+                    "memtrack: warning: %s was loaded where %s had been unloaded; frames at "
+                    "those addresses are named after %s, and some may be %s's\n",
+                    cap->modules[i].path, cap->modules[mi].path, base_name(cap->modules[mi].path),
+                    base_name(cap->modules[i].path));
+            return;
+        }
+}
+
 static mt_sym_frame_t *resolve(mt_sym_t *sym, uint64_t frame, size_t *n)
 {
     const mt_capture_t *cap = sym->cap;
@@ -346,12 +375,13 @@ static mt_sym_frame_t *resolve(mt_sym_t *sym, uint64_t frame, size_t *n)
     uint64_t pc = frame - 1; /* a return address: the call is the instruction before it */
     if (cap->frame_kind == MT_FRAMES_NATIVE_RETURN && frame != 0) {
         /* The first module listed wins when ranges overlap (a module unloaded, another loaded
-         * at the same place): deterministic, if not always right. */
+         * at the same place): deterministic, if not always right, and said once. */
         for (size_t i = 0; i < cap->nmodules; i++)
             if (pc >= cap->modules[i].start && pc < cap->modules[i].end) {
                 mi = i;
                 break;
             }
+        if (mi < cap->nmodules) warn_overlap(sym, mi, pc);
     }
     Dwfl_Module *mod = NULL;
     if (mi < cap->nmodules) {
