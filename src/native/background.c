@@ -144,6 +144,7 @@ static void *background(void *arg)
     (void)arg;
     mt_engine_t *e = mt__tracker_engine();
     for (;;) {
+        mt__loader_find_lock(); /* this thread holds none of the loader's locks */
         /* Relaxed: the interval only grows, and any value read is a fine pace. */
         int ms = e && e->timeline.interval_ns ? (int)(e->timeline.interval_ns / 1000000u) : 10;
         if (pipe_fds[0] < 0 || !serve_request(ms)) {

@@ -36,8 +36,7 @@ static struct {
  * never call one, but under memtrack it does (libunwind meeting a new frame, the module map at
  * its end). So dlclose and the module map run under locks that fork() takes first
  * (mt__modules_fork_prepare_*): this one for dlclose, mods.lock for the map. A dlopen cannot be
- * wrapped (the loader takes RUNPATH and $ORIGIN from its caller); its short hold of the lock
- * stays a hazard, as it is for any program whose child unwinds an exception. */
+ * wrapped (the loader takes RUNPATH and $ORIGIN from its caller): see below for its hold. */
 static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER; /* a destructor may take long */
 static bool loader_taken; /* by fork_prepare, to release on both sides */
 
@@ -181,6 +180,69 @@ void mt__modules_fork_release(void)
 {
     mt_unlock(&mods.lock);
     if (loader_taken) pthread_mutex_unlock(&loader_lock); /* in the child too: its thread */
+}
+
+/* ---- the loader's write lock in a child of fork() */
+
+/* Even so, a dlopen in another thread holds that lock across a malloc (glibc 2.36 updates its
+ * table for _dl_find_object under it), and our hook makes that malloc slow: a fork() then left
+ * the lock held in the child now and again. glibc resets the loader's other lock in the child
+ * itself; this one is reset the same way, once found. It lies in ld.so's _rtld_global, whose
+ * layout is glibc's own business, so it is found, not assumed: inside a dl_iterate_phdr
+ * callback the calling thread holds exactly one recursive mutex there, the one that is free
+ * outside it. Anything less certain leaves the lock alone (and the hazard as it was). */
+static pthread_mutex_t *_Atomic dl_write_lock; /* read by fork's child handler */
+static int find_tries; /* another thread holding the lock makes a try fail */
+
+typedef struct find_s {
+    unsigned char *base;
+    size_t size;
+    pthread_mutex_t *found;
+    int n;
+} find_t;
+
+static bool held_by(const pthread_mutex_t *m, pid_t tid)
+{
+    return m->__data.__owner == tid && m->__data.__count == 1 && m->__data.__lock != 0 &&
+           m->__data.__kind == PTHREAD_MUTEX_RECURSIVE_NP;
+}
+
+static int find_held(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)info;
+    (void)size;
+    find_t *f = ctx;
+    pid_t tid = gettid();
+    for (size_t off = 0; off + sizeof(pthread_mutex_t) <= f->size; off += _Alignof(pthread_mutex_t))
+        if (held_by((const pthread_mutex_t *)(f->base + off), tid)) {
+            f->found = (pthread_mutex_t *)(f->base + off);
+            f->n++;
+        }
+    return 1;
+}
+
+void mt__loader_find_lock(void)
+{
+    if (mt_load_relaxed(&dl_write_lock) || find_tries >= 16) return; /* relaxed: own store */
+    find_tries++;
+    void *g = dlvsym(RTLD_DEFAULT, "_rtld_global", "GLIBC_PRIVATE");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!g || !dladdr1(g, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || sym->st_size == 0 ||
+        (uintptr_t)g % _Alignof(pthread_mutex_t) != 0)
+        return;
+    find_t f = {g, sym->st_size, NULL, 0};
+    dl_iterate_phdr(find_held, &f);
+    if (f.n == 1 && f.found->__data.__owner == 0 && f.found->__data.__count == 0)
+        mt_store_release(&dl_write_lock, f.found);
+}
+
+void mt__loader_after_fork_child(void)
+{
+    pthread_mutex_t *m = mt_load_acquire(&dl_write_lock);
+    /* Held by a thread the child does not have: no one will release it. */
+    if (m && m->__data.__owner != 0 && m->__data.__owner != gettid())
+        *m = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 }
 
 /* Libraries about to be unloaded are recorded first, so their frames stay nameable; after,

@@ -213,6 +213,11 @@ void mt__modules_fork_prepare_loader(void);
 void mt__modules_fork_prepare_map(void);
 void mt__modules_fork_release(void);
 
+/* Finds the loader's write lock (see modules.c), from a thread that holds no loader lock; and,
+ * in a child of fork(), resets it when a thread of the parent held it. */
+void mt__loader_find_lock(void);
+void mt__loader_after_fork_child(void);
+
 /* The MODULES section writer for mt_capture_info_t.modules. */
 uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);
 

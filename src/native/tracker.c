@@ -499,6 +499,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    mt__loader_after_fork_child(); /* first: what follows may call dl_iterate_phdr */
     if (tr.engine) {
         mt__engine_fork_release(tr.engine);
         mt__engine_after_fork_child(tr.engine, mt__tls.thread);

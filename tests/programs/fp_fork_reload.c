@@ -2,9 +2,10 @@
  * the loaded library. fork() copies every lock as it is, and glibc resets only some of them in
  * the child: one the loader takes in dl_iterate_phdr, which a child under memtrack calls
  * (libunwind meeting a new frame, the module map at the end), stays held for ever if another
- * thread held it. Each child leaks CHILD_BLOCKS blocks of 100 bytes from child_leak and ends
- * with _exit(0); the parent gives each 10 s, then kills it, counts it as hung and forks no more.
- * argv: fp_plugin.so nofp_plugin.so FORKS. Prints pid, forks, hung, badstatus. */
+ * thread held it (src/native/modules.c). Each child leaks CHILD_BLOCKS blocks of 100 bytes from
+ * child_leak and ends with _exit(0); the parent gives each 10 s, then kills it, counts it as hung
+ * and forks no more. argv: fp_plugin.so nofp_plugin.so FORKS. Prints pid, forks, hung, badstatus.
+ */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
