@@ -232,7 +232,9 @@ void mt__loader_find_lock(void)
         (uintptr_t)g % _Alignof(pthread_mutex_t) != 0)
         return;
     find_t f = {g, sym->st_size, NULL, 0};
+    mt_lock(&mods.lock, MODS_LOCK_ID); /* which fork() takes: no fork while inside */
     dl_iterate_phdr(find_held, &f);
+    mt_unlock(&mods.lock);
     if (f.n == 1 && f.found->__data.__owner == 0 && f.found->__data.__count == 0)
         mt_store_release(&dl_write_lock, f.found);
 }
