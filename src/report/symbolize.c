@@ -308,7 +308,6 @@ static bool expand_inlines(Dwfl_Module *mod, Dwarf_Addr pc, const mt_sym_frame_t
     return ok;
 }
 
-/* Symbolizes one frame into a fresh array of entries (count in *n); NULL when out of memory. */
 static bool same_module(const mt_cap_module_t *a, const mt_cap_module_t *b)
 {
     if (a->build_id_len > 0 && b->build_id_len > 0)
@@ -337,6 +336,7 @@ static void warn_overlap(mt_sym_t *sym, size_t mi, uint64_t pc)
         }
 }
 
+/* Symbolizes one frame into a fresh array of entries (count in *n); NULL when out of memory. */
 static mt_sym_frame_t *resolve(mt_sym_t *sym, uint64_t frame, size_t *n)
 {
     const mt_capture_t *cap = sym->cap;
