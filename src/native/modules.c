@@ -5,7 +5,6 @@
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -30,18 +29,14 @@ static struct {
     unsigned long long adds, subs; /* dl_iterate_phdr's counters when last refreshed */
 } mods;
 
-/* fork() copies the loader's write lock, which dl_iterate_phdr and the end of dlclose take, as
- * it is at that moment, and glibc 2.36 resets only its other lock in the child: had another
- * thread held it, the child's first dl_iterate_phdr would wait forever. A program's child may
- * never call one, but under memtrack it does (libunwind meeting a new frame, the module map at
- * its end). So dlclose and the module map run under locks that fork() takes first
- * (mt__modules_fork_prepare_*): this one for dlclose, mods.lock for the map. A dlopen cannot be
- * wrapped (the loader takes RUNPATH and $ORIGIN from its caller): see below for its hold. */
-static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER; /* a destructor may take long */
-static bool loader_taken; /* by fork_prepare, to release on both sides */
-
-#define MODS_LOCK_ID  (UINT32_MAX - 6)
-#define LOADER_WAIT_S 1
+/* fork() copies the loader's write lock, which dl_iterate_phdr and parts of dlopen and dlclose
+ * take, as it is at that moment, and glibc 2.36 resets only its other lock in the child: had
+ * another thread held it, the child's first dl_iterate_phdr would wait forever. A program's
+ * child may never call one, but under memtrack it does (libunwind meeting a new frame, the
+ * module map at its end). So the module map is refreshed under a lock fork() takes
+ * (mt__modules_fork_prepare), and the child resets the loader's lock if a thread of the parent
+ * held it (below). */
+#define MODS_LOCK_ID (UINT32_MAX - 6)
 
 static uint32_t read_build_id(const struct dl_phdr_info *info, unsigned char *out)
 {
@@ -159,19 +154,7 @@ uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx)
     return len;
 }
 
-void mt__modules_fork_prepare_loader(void)
-{
-    /* A library's destructor that forks, inside dlclose, holds it already. A dlclose that does
-     * not end in time (a destructor waiting for the forking thread) is not waited for. */
-    loader_taken = false;
-    if (mt__tls.in_dlclose) return;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += LOADER_WAIT_S;
-    loader_taken = pthread_mutex_clocklock(&loader_lock, CLOCK_MONOTONIC, &deadline) == 0;
-}
-
-void mt__modules_fork_prepare_map(void)
+void mt__modules_fork_prepare(void)
 {
     mt_lock(&mods.lock, MODS_LOCK_ID);
 }
@@ -179,18 +162,18 @@ void mt__modules_fork_prepare_map(void)
 void mt__modules_fork_release(void)
 {
     mt_unlock(&mods.lock);
-    if (loader_taken) pthread_mutex_unlock(&loader_lock); /* in the child too: its thread */
 }
 
 /* ---- the loader's write lock in a child of fork() */
 
-/* Even so, a dlopen in another thread holds that lock across a malloc (glibc 2.36 updates its
- * table for _dl_find_object under it), and our hook makes that malloc slow: a fork() then left
- * the lock held in the child now and again. glibc resets the loader's other lock in the child
- * itself; this one is reset the same way, once found. It lies in ld.so's _rtld_global, whose
- * layout is glibc's own business, so it is found, not assumed: inside a dl_iterate_phdr
- * callback the calling thread holds exactly one recursive mutex there, the one that is free
- * outside it. Anything less certain leaves the lock alone (and the hazard as it was). */
+/* The program's own dlopen and dlclose in another thread hold that lock too, dlopen even across
+ * a malloc (glibc 2.36 updates its table for _dl_find_object under it), which our hook makes
+ * slow: a fork() then left the lock held in the child now and again. glibc resets the loader's
+ * other lock in the child itself; this one is reset the same way, once found. It lies in ld.so's
+ * _rtld_global, whose layout is glibc's own business, so it is found, not assumed: inside a
+ * dl_iterate_phdr callback the calling thread holds exactly one recursive mutex there, and no
+ * longer holds it outside. Anything less certain leaves the lock alone (and the hazard as it
+ * was). */
 static pthread_mutex_t *_Atomic dl_write_lock; /* read by fork's child handler */
 static int find_tries; /* another thread holding the lock makes a try fail */
 
@@ -235,8 +218,15 @@ void mt__loader_find_lock(void)
     mt_lock(&mods.lock, MODS_LOCK_ID); /* which fork() takes: no fork while inside */
     dl_iterate_phdr(find_held, &f);
     mt_unlock(&mods.lock);
-    if (f.n == 1 && f.found->__data.__owner == 0 && f.found->__data.__count == 0)
+    /* Outside the callback, this thread no longer holds it (another may, already). */
+    if (f.n == 1 && __atomic_load_n(&f.found->__data.__owner, __ATOMIC_RELAXED) != gettid())
         mt_store_release(&dl_write_lock, f.found);
+}
+
+bool mt__loader_lock_held(void)
+{
+    pthread_mutex_t *m = mt_load_acquire(&dl_write_lock);
+    return m && __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) != 0;
 }
 
 void mt__loader_after_fork_child(void)
@@ -248,17 +238,14 @@ void mt__loader_after_fork_child(void)
 }
 
 /* Libraries about to be unloaded are recorded first, so their frames stay nameable; after,
- * the unwinder forgets their segments, which new code may take. A destructor may dlclose
- * others: the lock is taken by the outermost call. */
+ * the unwinder forgets their segments, which new code may take. */
 MT_EXPORT int dlclose(void *handle)
 {
     static int (*real_dlclose)(void *);
     if (!real_dlclose) real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
-    if (mt__tls.in_dlclose++ == 0) pthread_mutex_lock(&loader_lock);
     mt__modules_refresh();
     int r = real_dlclose(handle);
     mt__fp_refresh();
-    if (--mt__tls.in_dlclose == 0) pthread_mutex_unlock(&loader_lock);
     mt__fp_reclaim(0); /* the program's thread does not wait: the background thread will */
     return r;
 }

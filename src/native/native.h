@@ -26,7 +26,6 @@ typedef struct mt_tls_s {
     uint32_t tags[MT_TAG_STACK];
     uintptr_t stack_lo, stack_hi; /* the thread's stack, for frame-pointer walks (unwind.c) */
     int stack_known;              /* 1: stack_lo/hi are set; -1: unknown (DWARF only) */
-    int in_dlclose;               /* depth of dlclose calls (modules.c) */
 } mt_tls_t;
 
 /* The class of the calling thread's next allocation: its innermost scoped tag. */
@@ -207,16 +206,17 @@ void mt__modules_refresh(void);
  * dlpi_subs), which change whenever the set of modules does. */
 void mt__dl_counters(unsigned long long c[2]);
 
-/* Around fork() (see modules.c): the lock every dlclose runs under, taken first, then, after
- * the API lock, the module map's lock; both released on both sides. */
-void mt__modules_fork_prepare_loader(void);
-void mt__modules_fork_prepare_map(void);
+/* Around fork() (see modules.c): the module map's lock, so that no refresh is inside
+ * dl_iterate_phdr when the process is copied; released on both sides. */
+void mt__modules_fork_prepare(void);
 void mt__modules_fork_release(void);
 
 /* Finds the loader's write lock (see modules.c), from a thread that holds no loader lock; and,
  * in a child of fork(), resets it when a thread of the parent held it. */
 void mt__loader_find_lock(void);
 void mt__loader_after_fork_child(void);
+/* True when some thread holds the loader's write lock (false when it was not found). */
+bool mt__loader_lock_held(void);
 
 /* The MODULES section writer for mt_capture_info_t.modules. */
 uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);

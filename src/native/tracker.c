@@ -311,6 +311,29 @@ bool mt__tracker_grace(uint64_t max_ns)
     return mt__engine_quiesce(tr.engine, NULL, max_ns);
 }
 
+#define QUIESCE_NS       (200u * 1000u * 1000u)
+#define QUIESCE_ROUND_NS (2u * 1000u * 1000u)
+
+/* Waits up to QUIESCE_NS for the threads inside a hook to leave, after the switch from `old` to
+ * `state`. A thread inside one may be waiting for the loader's lock (libunwind calls
+ * dl_iterate_phdr) while the thread holding it waits at a paused hook: dlopen and dlclose
+ * allocate and free under it. While that lock is held, a pause is lifted for a moment now and
+ * then, so that both go on; what they record is before the moment the caller waits for. */
+static bool quiesce(int state, int old)
+{
+    uint64_t deadline = mt__os_now_ns() + QUIESCE_NS;
+    for (;;) {
+        if (mt__engine_quiesce(tr.engine, mt__tls.thread, QUIESCE_ROUND_NS)) return true;
+        if (mt__os_now_ns() > deadline) return false;
+        if (state == MT_TRACK_PAUSED && old != MT_TRACK_PAUSED && mt__loader_lock_held()) {
+            atomic_store(&mt__tracking, old);
+            mt__os_yield();
+            atomic_store(&mt__tracking, state);
+            barrier_all_threads();
+        }
+    }
+}
+
 int mt__tracker_switch(int state)
 {
     int old = atomic_exchange(&mt__tracking, state);
@@ -319,7 +342,7 @@ int mt__tracker_switch(int state)
          * sees one consistent moment: the store above, then a barrier on every thread, then
          * the threads' active flags (see enter() in preload.c). */
         barrier_all_threads();
-        if (tr.engine && !mt__engine_quiesce(tr.engine, mt__tls.thread, 200 * 1000 * 1000))
+        if (tr.engine && !quiesce(state, old))
             say("other threads did not leave the tracker in time; figures may be inexact", NULL,
                 NULL);
     }
@@ -473,17 +496,18 @@ static int fork_was; /* what the hooks recorded before fork() paused them */
 
 /* fork() copies only the forking thread: a lock another thread holds at that moment stays held
  * in the child forever. So the hooks are paused and the threads inside one are waited for
- * (none is then inside libunwind, which may hold the loader's lock), no dlclose or refresh of
- * the module map is under way (modules.c), and the engine's locks are taken, all released on
- * both sides afterwards. */
+ * (none is then inside libunwind, which may hold the loader's lock), no refresh of the module
+ * map is under way (modules.c), and the engine's locks are taken, all released on both sides
+ * afterwards. */
 static void fork_prepare(void)
 {
     mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
-    mt__modules_fork_prepare_loader(); /* a dlclose may take the API lock in a destructor */
-    mt__api_lock(); /* then: a snapshot in progress takes engine locks after it */
+    mt__api_lock(); /* first: a snapshot in progress takes engine locks after it */
+    /* No thread of ours is then inside dl_iterate_phdr. Before the pause: a refresh may wait
+     * there for the loader's lock, which a dlopen or dlclose holds across a malloc or free. */
+    mt__modules_fork_prepare();
+    mt__fp_fork_prepare(); /* also before the engine's: a refresh takes the arena's lock */
     fork_was = mt__tracker_switch(MT_TRACK_PAUSED);
-    mt__modules_fork_prepare_map(); /* no thread of ours is then inside dl_iterate_phdr */
-    mt__fp_fork_prepare(); /* before the engine's: a refresh takes the arena's lock inside it */
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
@@ -560,6 +584,7 @@ int mt__tracker_setup(void)
                 exit_hooked = 1;
             }
             mt__modules_refresh();
+            mt__loader_find_lock(); /* early, for a fork soon after the start */
             setup_result = 0;
         }
         mt__tls.busy--;
