@@ -275,8 +275,9 @@ static void print_summary(const char *path, pid_t pid, int status)
     bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     /* The tracker does not write over a symbolic link, a device or the like, and has said so:
      * what is there is not read (a link would be followed). */
-    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return;
-    if (killed && access(path, F_OK) != 0) {
+    bool exists = lstat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) return;
+    if (killed && !exists) {
         fprintf(stderr, "memtrack: no capture: the program was killed by SIGKILL, which no "
                         "process can handle\n");
         return;
