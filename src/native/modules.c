@@ -34,8 +34,8 @@ static struct {
  * another thread held it, the child's first dl_iterate_phdr would wait forever. A program's
  * child may never call one, but under memtrack it does (libunwind meeting a new frame, the
  * module map at its end). So the module map is refreshed under a lock fork() takes
- * (mt__modules_fork_prepare), and the child resets the loader's lock if a thread of the parent
- * held it (below). */
+ * (mt__modules_fork_prepare), fork() takes the loader's lock too, and the child resets it
+ * (below). */
 #define MODS_LOCK_ID (UINT32_MAX - 6)
 
 static uint32_t read_build_id(const struct dl_phdr_info *info, unsigned char *out)
@@ -229,12 +229,37 @@ bool mt__loader_lock_held(void)
     return m && __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) != 0;
 }
 
+/* Resetting the lock in the child is safe only if no other thread was inside the code it
+ * protects: dlclose unmaps a library and then unlinks it from the loader's list under it,
+ * freeing memory in between, so a child copied there (its dlclose waiting at a paused hook)
+ * met the unmapped library in its first dl_iterate_phdr and died of SIGSEGV. So fork() takes
+ * the lock itself (the loader's own functions take it with pthread_mutex_lock too), and the
+ * child then resets a lock that only the thread forking held. */
+static bool fork_locked; /* fork's prepare handler holds the loader's lock */
+
+bool mt__loader_fork_trylock(void)
+{
+    pthread_mutex_t *m = mt_load_acquire(&dl_write_lock);
+    if (!m) return true; /* not found: nothing to take */
+    fork_locked = pthread_mutex_trylock(m) == 0;
+    return fork_locked;
+}
+
+void mt__loader_fork_unlock(void)
+{
+    if (fork_locked) pthread_mutex_unlock(mt_load_relaxed(&dl_write_lock));
+    fork_locked = false;
+}
+
 void mt__loader_after_fork_child(void)
 {
     pthread_mutex_t *m = mt_load_acquire(&dl_write_lock);
-    /* Held by a thread the child does not have: no one will release it. */
+    /* Held by the thread that forked (its tid was the parent's), or, when fork could not take
+     * it in time, by a thread the child does not have: no one will release it. The second case
+     * may leave the loader's list half updated, but waiting for ever is certain otherwise. */
     if (m && m->__data.__owner != 0 && m->__data.__owner != gettid())
         *m = (pthread_mutex_t)PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+    fork_locked = false;
 }
 
 /* Libraries about to be unloaded are recorded first, so their frames stay nameable; after,

@@ -217,6 +217,11 @@ void mt__loader_find_lock(void);
 void mt__loader_after_fork_child(void);
 /* True when some thread holds the loader's write lock (false when it was not found). */
 bool mt__loader_lock_held(void);
+/* In fork's prepare handler, with the hooks paused: takes the loader's write lock unless
+ * another thread holds it (false then; true also when it was not found). Released in the
+ * parent by mt__loader_fork_unlock, reset in the child by mt__loader_after_fork_child. */
+bool mt__loader_fork_trylock(void);
+void mt__loader_fork_unlock(void);
 
 /* The MODULES section writer for mt_capture_info_t.modules. */
 uint64_t mt__modules_write(mt_wbuf_t *w, void *ctx);

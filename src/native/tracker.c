@@ -494,11 +494,15 @@ static void add_pid_suffix(void)
 
 static int fork_was; /* what the hooks recorded before fork() paused them */
 
+/* How long fork() waits for another thread to release the loader's lock; past it, the child
+ * resets the lock anyway (mt__loader_after_fork_child). */
+#define LOADER_WAIT_NS (1000u * 1000u * 1000u)
+
 /* fork() copies only the forking thread: a lock another thread holds at that moment stays held
  * in the child forever. So the hooks are paused and the threads inside one are waited for
  * (none is then inside libunwind, which may hold the loader's lock), no refresh of the module
- * map is under way (modules.c), and the engine's locks are taken, all released on both sides
- * afterwards. */
+ * map is under way (modules.c), and the loader's write lock and the engine's locks are taken,
+ * all released on both sides afterwards. */
 static void fork_prepare(void)
 {
     mt__tls.busy++; /* allocations of other fork handlers must not wait for our locks */
@@ -508,12 +512,21 @@ static void fork_prepare(void)
     mt__modules_fork_prepare();
     mt__fp_fork_prepare(); /* also before the engine's: a refresh takes the arena's lock */
     fork_was = mt__tracker_switch(MT_TRACK_PAUSED);
+    /* The loader's lock, last: a thread waiting at a paused hook may hold it (dlopen and dlclose
+     * allocate and free under it), so the pause is lifted until that thread lets it go. */
+    uint64_t deadline = mt__os_now_ns() + LOADER_WAIT_NS;
+    while (!mt__loader_fork_trylock() && mt__os_now_ns() < deadline) {
+        mt__tracker_switch(fork_was);
+        mt__os_yield();
+        mt__tracker_switch(MT_TRACK_PAUSED);
+    }
     if (tr.engine) mt__engine_fork_prepare(tr.engine);
 }
 
 static void fork_parent(void)
 {
     if (tr.engine) mt__engine_fork_release(tr.engine);
+    mt__loader_fork_unlock();
     mt__fp_fork_release();
     mt__tracker_switch(fork_was);
     mt__api_unlock();

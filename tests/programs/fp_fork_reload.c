@@ -4,7 +4,8 @@
  * (libunwind meeting a new frame, the module map at the end), stays held for ever if another
  * thread held it (src/native/modules.c). Each child leaks CHILD_BLOCKS blocks of 100 bytes from
  * child_leak and ends with _exit(0); the parent gives each 10 s, then kills it, counts it as hung
- * and forks no more. argv: fp_plugin.so nofp_plugin.so FORKS. Prints pid, forks, hung, badstatus.
+ * and forks no more. argv: fp_plugin.so nofp_plugin.so FORKS. Prints pid, forks, hung, badstatus
+ * (and firstbad, the first bad wait status).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -70,13 +71,18 @@ __attribute__((noinline)) static void child_leak(void)
     }
 }
 
+static int first_bad = -1; /* the wait status of the first child that ended otherwise */
+
 /* 1 when the child ended with status 0, 0 with another status, -1 when it was killed. */
 static int reap(pid_t pid)
 {
     int status;
     for (int ms = 0; ms < WAIT_MS; ms++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+            if (first_bad < 0) first_bad = status;
+            return 0;
+        }
         struct timespec t = {0, 1000 * 1000};
         nanosleep(&t, NULL);
     }
@@ -118,5 +124,6 @@ int main(int argc, char **argv)
     put("forks", forks);
     put("hung", hung);
     put("badstatus", bad);
+    if (bad) put("firstbad", first_bad);
     return hung || bad ? 1 : 0;
 }
